@@ -1,0 +1,49 @@
+"""Build driver: setuptools calls CMake to build runtime._core (pybind/cmake_example style)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from setuptools import Extension, find_packages, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).resolve().parent
+
+
+class CMakeExtension(Extension):
+    def __init__(self, name: str) -> None:
+        super().__init__(name, sources=[])
+
+
+class CMakeBuild(build_ext):
+    def build_extension(self, ext: Extension) -> None:
+        ext_fullpath = Path(self.get_ext_fullpath(ext.name)).resolve()
+        extdir = ext_fullpath.parent
+        build_temp = Path(self.build_temp) / ext.name
+        build_temp.mkdir(parents=True, exist_ok=True)
+        cfg = os.environ.get("EMBER_BUILD_TYPE", "Release")
+        cmake_args = [
+            f"-DEMBER_PY_OUTPUT_DIR={extdir}",
+            f"-DPython_EXECUTABLE={sys.executable}",
+            f"-DCMAKE_BUILD_TYPE={cfg}",
+            "-DEMBER_BUILD_TESTS=OFF",
+        ]
+        try:
+            import pybind11
+
+            cmake_args.append(f"-Dpybind11_DIR={pybind11.get_cmake_dir()}")
+        except ImportError:
+            pass
+        cmake_args += [a for a in os.environ.get("CMAKE_ARGS", "").split() if a]
+        jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
+        subprocess.run(["cmake", str(ROOT), *cmake_args], cwd=build_temp, check=True)
+        subprocess.run(["cmake", "--build", ".", "--target", "_core", "-j", jobs], cwd=build_temp, check=True)
+
+
+setup(
+    packages=find_packages(include=["runtime", "runtime.*"]),
+    package_data={"runtime": ["*.pyi", "py.typed", "data/*", "data/**/*", "firmware/**/*"]},
+    ext_modules=[CMakeExtension("runtime._core")],
+    cmdclass={"build_ext": CMakeBuild},
+    zip_safe=False,
+)
