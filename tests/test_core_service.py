@@ -8,8 +8,8 @@ import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 
-from core_models import KWS, load_model
-from mqtt_broker import mosquitto_broker  # noqa: F401  (fixture)
+from tests.core_models import KWS, load_model
+from tests.mqtt_broker import mqtt_broker  # noqa: F401  (fixture)
 from runtime.core.config import parse_config
 from runtime.core.payload import encode_binary, encode_json
 from runtime.core.service import Core
@@ -84,14 +84,14 @@ def wait_for(cond, timeout=15.0):
     return cond()
 
 
-def test_results_equal_direct_inference(mosquitto_broker):
+def test_results_equal_direct_inference(mqtt_broker):
     res = Results()
-    core = make_core(mosquitto_broker, res)
+    core = make_core(mqtt_broker, res)
     model = load_model(KWS)
     spec = model.inputs[0]
     rng = np.random.default_rng(1)
     x = rng.normal(0, 25, (24, 490)).astype(np.float32)
-    pub = node_client(mosquitto_broker, "n1")
+    pub = node_client(mqtt_broker, "n1")
     try:
         for i in range(8):                              # JSON, one reading per message
             pub.publish("ember/nodes/n1/data", encode_json(i, i, ch={"mfcc": x[i].tolist()}), 1)
@@ -115,13 +115,13 @@ def test_results_equal_direct_inference(mosquitto_broker):
         core.stop()
 
 
-def test_results_are_published_on_the_broker(mosquitto_broker):
-    core = make_core(mosquitto_broker)
+def test_results_are_published_on_the_broker(mqtt_broker):
+    core = make_core(mqtt_broker)
     got = []
-    sub = node_client(mosquitto_broker, "listener")
+    sub = node_client(mqtt_broker, "listener")
     sub.on_message = lambda c, u, m: got.append((m.topic, json.loads(m.payload)))
     sub.subscribe("ember/results/#", 1)
-    pub = node_client(mosquitto_broker, "n1")
+    pub = node_client(mqtt_broker, "n1")
     try:
         time.sleep(0.3)
         pub.publish("ember/nodes/n1/data", encode_json(41, 5, ch={"mfcc": [1.0] * 490}), 1)
@@ -135,10 +135,10 @@ def test_results_are_published_on_the_broker(mosquitto_broker):
         core.stop()
 
 
-def test_bad_input_is_counted_and_the_service_keeps_running(mosquitto_broker):
+def test_bad_input_is_counted_and_the_service_keeps_running(mqtt_broker):
     res = Results()
-    core = make_core(mosquitto_broker, res)
-    pub = node_client(mosquitto_broker, "n1")
+    core = make_core(mqtt_broker, res)
+    pub = node_client(mqtt_broker, "n1")
     bad = [
         ("n1", b"{not json"),                                                   # bad_json
         ("n1", b"\x00\x01\x02"),                                                # bad_json
@@ -167,16 +167,16 @@ def test_bad_input_is_counted_and_the_service_keeps_running(mosquitto_broker):
         core.stop()
 
 
-def test_liveness_node_config_and_core_status(mosquitto_broker):
-    core = make_core(mosquitto_broker)
+def test_liveness_node_config_and_core_status(mqtt_broker):
+    core = make_core(mqtt_broker)
     seen = {}
     node = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="n1")
     node.will_set("ember/nodes/n1/status", b"offline", 1, True)
     node.on_message = lambda c, u, m: seen.setdefault(m.topic, json.loads(m.payload))
-    node.connect(mosquitto_broker.host, mosquitto_broker.port, 10)
+    node.connect(mqtt_broker.host, mqtt_broker.port, 10)
     node.loop_start()
     status = {}
-    watcher = node_client(mosquitto_broker, "watcher")
+    watcher = node_client(mqtt_broker, "watcher")
     watcher.on_message = lambda c, u, m: status.update(json.loads(m.payload))
     watcher.subscribe("ember/cores/c1/status", 1)
     try:
@@ -197,7 +197,7 @@ def test_liveness_node_config_and_core_status(mosquitto_broker):
         stop(watcher)
         core.stop()
     final = {}
-    w2 = node_client(mosquitto_broker, "w2")
+    w2 = node_client(mqtt_broker, "w2")
     w2.on_message = lambda c, u, m: final.update(json.loads(m.payload))
     w2.subscribe("ember/cores/c1/status", 1)
     assert wait_for(lambda: final)
@@ -205,19 +205,19 @@ def test_liveness_node_config_and_core_status(mosquitto_broker):
     assert final["online"] is False                                         # retained offline after stop
 
 
-def test_broker_killed_and_restarted_mid_stream(mosquitto_broker):
+def test_broker_killed_and_restarted_mid_stream(mqtt_broker):
     res = Results()
-    core = make_core(mosquitto_broker, res)
-    pub = node_client(mosquitto_broker, "n1")
+    core = make_core(mqtt_broker, res)
+    pub = node_client(mqtt_broker, "n1")
     x = [0.25] * 490
     after_restart = []
     try:
         for i in range(60):
             pub.publish("ember/nodes/n1/data", encode_json(i, i, ch={"mfcc": x}), 1)
-        mosquitto_broker.kill()                                  # SIGKILL mid-stream
+        mqtt_broker.kill()                                  # SIGKILL mid-stream
         for i in range(60, 80):                                  # published while the broker is down
             pub.publish("ember/nodes/n1/data", encode_json(i, i, ch={"mfcc": x}), 1)
-        mosquitto_broker.start()
+        mqtt_broker.start()
         assert wait_for(core._connected.is_set, 20), "core did not reconnect"
         assert wait_for(pub.is_connected, 20), "node did not reconnect"
         for i in range(80, 140):
@@ -231,12 +231,12 @@ def test_broker_killed_and_restarted_mid_stream(mosquitto_broker):
         core.stop()
 
 
-def test_shared_subscription_splits_load_between_two_workers(mosquitto_broker):
+def test_shared_subscription_splits_load_between_two_workers(mqtt_broker):
     res = Results()
     shared = {"shared_group": "workers", "protocol": 5}
-    c1 = make_core(mosquitto_broker, res, shared, id="w1")
-    c2 = make_core(mosquitto_broker, res, shared, id="w2")
-    pub = node_client(mosquitto_broker, "n1")
+    c1 = make_core(mqtt_broker, res, shared, id="w1")
+    c2 = make_core(mqtt_broker, res, shared, id="w2")
+    pub = node_client(mqtt_broker, "n1")
     try:
         keys = []
         for i in range(120):

@@ -9,8 +9,17 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from mqtt_broker import embedded_broker  # noqa: F401  (fixture)
 from runtime.core.broker import split_shared, topic_matches, valid_filter, ProtocolError
+from runtime.core.local_broker import EmbeddedBrokerHandle, free_port
+
+
+@pytest.fixture
+def embedded_broker():
+    b = EmbeddedBrokerHandle(free_port()).start()
+    try:
+        yield b
+    finally:
+        b.close()
 
 
 class Collector:
