@@ -92,6 +92,8 @@ class Core:
         self._threads: list[threading.Thread] = []
         self._gen = 0                           # connection generation (stale mids are not acked)
         self._connected = threading.Event()
+        self._ready = threading.Event()         # connected and subscribed
+        self._sub_mid = -1
         self._local_broker = None
         self.broker_host, self.broker_port = cfg.broker.host, cfg.broker.port
         self.client: mqtt.Client | None = None
@@ -131,7 +133,8 @@ class Core:
         return self
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
-        return self._connected.wait(timeout)
+        """True once connected and subscribed (node data sent from now on is served)."""
+        return self._ready.wait(timeout)
 
     def stop(self) -> None:
         if self._stop.is_set():
@@ -194,7 +197,15 @@ class Core:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
         return c
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        if mid == self._sub_mid:
+            bad = [rc for rc in reason_codes if rc.is_failure]
+            if bad:
+                log.error("broker refused subscriptions: %s", bad)
+            self._ready.set()
 
     def _connect_kwargs(self) -> dict:
         if self.cfg.broker.protocol != 5:
@@ -214,7 +225,7 @@ class Core:
         if self.cfg.broker.shared_group:
             data = f"$share/{self.cfg.broker.shared_group}/{data}"
         subs = [(data, 1), (t["status"], 1), (t["ack"], 1)] + [(h, 1) for h in self._handlers]
-        client.subscribe(subs)
+        _, self._sub_mid = client.subscribe(subs)
         for node, conf in self.cfg.nodes.items():
             client.publish(f"{self.prefix}/nodes/{node}/config", json.dumps(conf, sort_keys=True), 1, True)
         self._connected.set()
@@ -224,6 +235,7 @@ class Core:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()
+        self._ready.clear()
         if not self._stop.is_set():
             log.warning("disconnected from broker (%s); reconnecting", reason_code)
 
