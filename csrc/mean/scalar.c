@@ -1,4 +1,4 @@
-/* MEAN int8 reference: the three LiteRT recipes (see ember/ops/mean.h). */
+/* MEAN int8 reference: TFLite QuantizedMeanOrSum (see ember/ops/mean.h). */
 #include <string.h>
 
 #include "ember/ops/mean.h"
@@ -56,33 +56,16 @@ ember_status ember_mean_s8_scalar(const ember_mean_params *p, const int32_t *in_
     }
     const int32_t n = (int32_t)reduced;
     const int32_t in_zp = p->input_zero_point, out_zp = p->output_zero_point;
-    switch (p->mode) {
-        case EMBER_MEAN_SPATIAL:
-            for (size_t o = 0; o < out_count; ++o) {
-                int32_t acc = scratch[o] - in_zp * n;
-                acc = ember_mbqm(acc, p->multiplier, (int)p->shift);
-                acc = acc > 0 ? (acc + n / 2) / n : (acc - n / 2) / n;
-                out[o] = (int8_t)ember_clamp_i32(acc + out_zp, -128, 127);
-            }
-            return EMBER_OK;
-        case EMBER_MEAN_SAME_QUANT:
-            for (size_t o = 0; o < out_count; ++o) out[o] = (int8_t)(scratch[o] / n);
-            return EMBER_OK;
-        case EMBER_MEAN_GENERAL: {
-            int shift = 63;
-            while (shift > 0 && !((uint64_t)n >> shift)) --shift; /* floor(log2 n) */
-            if (shift > 32) shift = 32;
-            if (shift > 31 + p->shift) shift = 31 + p->shift;
-            const int32_t mult = (int32_t)(((int64_t)p->multiplier << shift) / n);
-            const int out_shift = (int)p->shift - shift;
-            for (size_t o = 0; o < out_count; ++o) {
-                const int32_t shifted_sum = scratch[o] - in_zp * n;
-                const int32_t v = ember_mbqm(shifted_sum, mult, out_shift) + out_zp;
-                out[o] = (int8_t)ember_clamp_i32(v, -128, 127);
-            }
-            return EMBER_OK;
-        }
-        default:
-            return EMBER_ERR_ARG;
+    int shift = 63;
+    while (shift > 0 && !((uint64_t)n >> shift)) --shift; /* floor(log2 n) */
+    if (shift > 32) shift = 32;
+    if (shift > 31 + p->shift) shift = 31 + p->shift;
+    const int32_t mult = (int32_t)(((int64_t)p->multiplier << shift) / n);
+    const int out_shift = (int)p->shift - shift;
+    for (size_t o = 0; o < out_count; ++o) {
+        const int32_t shifted_sum = scratch[o] - in_zp * n;
+        const int32_t v = ember_mbqm(shifted_sum, mult, out_shift) + out_zp;
+        out[o] = (int8_t)ember_clamp_i32(v, -128, 127);
     }
+    return EMBER_OK;
 }

@@ -1,17 +1,13 @@
-/* MEAN over a set of axes, int8 -> int8. LiteRT's BUILTIN_REF picks one of
- * three integer recipes (reduce.cc EvalMeanReferenceOps); the builder picks
- * the same one and passes it as `mode`:
- *   EMBER_MEAN_SPATIAL (keep_dims, 4-D, axes given as exactly {1,2}):
- *     reference_integer_ops::Mean: acc = sum(q - in_zp);
- *     acc = MBQM(acc, multiplier, shift); acc = round-half-away(acc / n);
- *     y = clamp(acc + out_zp)
- *   EMBER_MEAN_SAME_QUANT (input and output share scale and zero point):
- *     reference_ops::Mean: y = (int8)(sum(q) / n), C division (toward zero)
- *   EMBER_MEAN_GENERAL: reference_ops::QuantizedMeanOrSum:
- *     the multiplier absorbs 1/n (s = min(floor(log2 n), 32, 31 + shift);
- *     m' = (m << s) / n; shift' = shift - s), then
- *     y = clamp(MBQM(sum(q) - in_zp * n, m', shift') + out_zp)
- * multiplier/shift: QuantizeMultiplier(in_scale / out_scale).
+/* MEAN over a set of axes, int8 -> int8: TFLite's
+ * reference_ops::QuantizedMeanOrSum (compute_sum = false), which LiteRT 2.3
+ * BUILTIN_REF runs for every int8 MEAN (checked against the oracle: also for
+ * the keep_dims 4-D {1,2} "spatial" case and when input and output share
+ * their quantization; older TFLite and TFLM use reference_integer_ops::Mean
+ * there, with a different rounding).
+ *   sum = sum of the raw int8 values over the reduced axes, n = their count
+ *   s = min(floor(log2 n), 32, 31 + shift); m' = (multiplier << s) / n; shift' = shift - s
+ *   y = clamp(MBQM(sum - input_zero_point * n, m', shift') + output_zero_point)
+ * multiplier/shift: QuantizeMultiplier(input_scale / output_scale).
  * axis_mask: bit d set when input dim d is reduced. Scratch: one int32 per
  * output element. */
 #ifndef EMBER_OPS_MEAN_H
@@ -26,15 +22,12 @@
 extern "C" {
 #endif
 
-enum { EMBER_MEAN_SPATIAL = 0, EMBER_MEAN_SAME_QUANT = 1, EMBER_MEAN_GENERAL = 2 };
-
 #define EMBER_MEAN_PARAMS(X) \
-    X(mode) X(axis_mask) X(input_zero_point) X(output_zero_point) X(multiplier) X(shift)
+    X(axis_mask) X(input_zero_point) X(output_zero_point) X(multiplier) X(shift)
 #define EMBER_MEAN_P(name) EMBER_MEAN_P_##name,
 enum { EMBER_MEAN_PARAMS(EMBER_MEAN_P) EMBER_MEAN_NPARAMS };
 
 typedef struct {
-    int32_t mode;
     int32_t input_zero_point, output_zero_point;
     int32_t multiplier, shift;
 } ember_mean_params;

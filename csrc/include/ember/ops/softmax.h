@@ -31,7 +31,7 @@ typedef struct {
     int32_t diff_min;           /* <= 0 */
 } ember_softmax_params;
 
-/* rows x depth, row-major; out may not alias in. */
+/* rows x depth, row-major; out may be in (each entry is read before it is written). */
 ember_status ember_softmax_s8_scalar(const ember_softmax_params *p, int32_t rows, int32_t depth,
                                      const int8_t *in, int8_t *out);
 
