@@ -40,3 +40,21 @@ def litert_xnnpack(model_bytes: bytes, inputs) -> list:
     from ai_edge_litert.interpreter import OpResolverType
 
     return _run(model_bytes, inputs, OpResolverType.BUILTIN)
+
+
+def litert_ref_samples(model_bytes: bytes, samples) -> np.ndarray:
+    """Run single-input model on each sample (batch 1) with one BUILTIN_REF interpreter;
+    returns the stacked first outputs. `samples` has a leading sample axis."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interp = Interpreter(model_content=bytes(model_bytes),
+                         experimental_op_resolver_type=OpResolverType.BUILTIN_REF, num_threads=1)
+    interp.allocate_tensors()
+    inp = interp.get_input_details()[0]
+    out = interp.get_output_details()[0]
+    results = []
+    for x in samples:
+        interp.set_tensor(inp["index"], np.ascontiguousarray(np.asarray(x).reshape(inp["shape"]), dtype=inp["dtype"]))
+        interp.invoke()
+        results.append(np.array(interp.get_tensor(out["index"]), copy=True))
+    return np.concatenate(results, axis=0)
