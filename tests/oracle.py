@@ -58,3 +58,17 @@ def litert_ref_samples(model_bytes: bytes, samples) -> np.ndarray:
         interp.invoke()
         results.append(np.array(interp.get_tensor(out["index"]), copy=True))
     return np.concatenate(results, axis=0)
+
+
+def ember_outputs(tflite: bytes, samples) -> np.ndarray:
+    """Run the converted model in Ember (runtime.load); skips while an op is not implemented yet."""
+    import pytest
+
+    import runtime
+    from runtime.errors import UnsupportedOpError
+
+    try:
+        model = runtime.load(tflite)
+    except UnsupportedOpError as exc:
+        pytest.skip(f"Ember cannot run this model yet: {exc}")
+    return np.concatenate([np.asarray(model.infer(x[None])) for x in samples], axis=0)

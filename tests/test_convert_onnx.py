@@ -23,7 +23,7 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from runtime.convert import convert, load_graph, quantize_input  # noqa: E402
 from runtime.errors import InputError, UnsupportedOpError  # noqa: E402
-from tests.oracle import litert_ref_samples  # noqa: E402
+from tests.oracle import ember_outputs, litert_ref_samples  # noqa: E402
 
 
 def _init(name, arr, dtype=np.float32):
@@ -214,3 +214,14 @@ def test_unsupported_and_bad_inputs():
                      (4, 4, 4), "y", (4, 4, 4))
     with pytest.raises(UnsupportedOpError, match="group"):
         convert(grouped, np.zeros((2, 4, 4, 4), np.float32))
+
+
+def test_converted_cnn_identical_in_ember_and_litert():
+    rng = np.random.default_rng(5)
+    m = cnn_model(rng, softmax=True)
+    X = rng.normal(0, 1, (40, 3, 8, 8)).astype(np.float32)
+    result = convert(m, X[:32], progress=False, report=False)
+    xq = quantize_input(result, X[32:].transpose(0, 2, 3, 1))
+    want = litert_ref_samples(result.tflite, xq)
+    got = ember_outputs(result.tflite, xq)
+    np.testing.assert_array_equal(got.reshape(want.shape), want)
