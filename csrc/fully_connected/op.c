@@ -4,7 +4,10 @@
  * must hold batches * units values (any rank, e.g. keep_num_dims). */
 #include "ember/ops/fully_connected.h"
 
+#include <string.h>
+
 #include "ember/op.h"
+#include "ember/qconv_op.h"
 #include "nn_common/adapter_check.h"
 
 #define NAME "FULLY_CONNECTED"
@@ -27,6 +30,23 @@ static ember_fc_dims dims_of(const ember_tensor *x, const ember_tensor *w) {
     d.depth = w->dims[1];
     d.batches = (int32_t)(ember_nn_count(x) / d.depth);
     return d;
+}
+
+/* FC as a 1x1 conv over `batches` rows for the prepacked SIMD engine. */
+static ember_conv_geom geom_of(const ember_fully_connected_params *p, const ember_fc_dims *d) {
+    ember_conv_geom g;
+    memset(&g, 0, sizeof g);
+    g.batch = d->batches;
+    g.in_h = g.in_w = g.out_h = g.out_w = 1;
+    g.in_c = d->depth;
+    g.out_c = d->units;
+    g.kernel_h = g.kernel_w = g.stride_h = g.stride_w = g.dilation_h = g.dilation_w = 1;
+    g.depth_multiplier = 1;
+    g.input_zero_point = -p->input_offset;
+    g.os.output_zero_point = p->output_offset;
+    g.os.act_min = p->act_min;
+    g.os.act_max = p->act_max;
+    return g;
 }
 
 static ember_status prepare(const ember_op *op, const ember_tensor *t, size_t *scratch_bytes,
@@ -80,10 +100,25 @@ static ember_status prepare(const ember_op *op, const ember_tensor *t, size_t *s
     }
     *scratch_bytes = ember_fully_connected_s8_scratch_size(&p, &d);
     *persistent_bytes = 0;
-    return EMBER_OK;
+    if (p.filter_offset != 0 || d.batches < 1) return EMBER_OK; /* asymmetric weights: scalar only */
+    const ember_conv_geom g = geom_of(&p, &d);
+    return ember_qconv_op_prepare(&g, EMBER_QOP_CONV, scratch_bytes, persistent_bytes);
+}
+
+/* Packs the weights for the SIMD engine (only when prepare asked for it). */
+static ember_status init(ember_op *op, const ember_tensor *t) {
+    const ember_fc_dims d = dims_of(&t[op->in[0]], &t[op->in[1]]);
+    const ember_fully_connected_params p = params_of(op);
+    const ember_conv_geom g = geom_of(&p, &d);
+    return ember_qconv_op_init(op, &g, EMBER_QOP_CONV, (const int8_t *)t[op->in[1]].data,
+                               op->in[2] >= 0 ? (const int32_t *)t[op->in[2]].data : NULL,
+                               (const int32_t *)t[op->in[3]].data, (const int32_t *)t[op->in[4]].data);
 }
 
 static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx *ctx) {
+    if (op->persistent_bytes > 0)
+        return ember_qconv_op_run(op, EMBER_QOP_CONV, (const int8_t *)t[op->in[0]].data, (int8_t *)t[op->out[0]].data,
+                                  ctx);
     const ember_tensor *x = &t[op->in[0]], *w = &t[op->in[1]], *y = &t[op->out[0]];
     const ember_fc_dims d = dims_of(x, w);
     const ember_fully_connected_params p = params_of(op);
@@ -97,5 +132,5 @@ static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx
 }
 
 const ember_op_adapter ember_adapter_fully_connected = {
-    NAME, k_param_names, EMBER_FULLY_CONNECTED_NPARAMS, prepare, NULL, run,
+    NAME, k_param_names, EMBER_FULLY_CONNECTED_NPARAMS, prepare, init, run,
 };
