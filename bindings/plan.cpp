@@ -83,7 +83,7 @@ class Plan {
         if (!data.is_none()) {
             py::array arr = py::array::ensure(data);
             if (!arr) raise("ModelError", "constant data must be a numpy array");
-            if (!arr.dtype().is(numpy_dtype(code)))
+            if (!arr.dtype().equal(numpy_dtype(code)))
                 raise("ModelError", "constant data dtype " + std::string(py::str(arr.dtype())) + " != tensor dtype " +
                                         dtype);
             int64_t count = 1;
@@ -161,7 +161,7 @@ class Plan {
             if (!py::isinstance<py::array>(obj))
                 raise("InputError", "input " + std::to_string(i) + " must be a numpy array");
             py::array arr = obj.cast<py::array>();
-            if (!arr.dtype().is(numpy_dtype(t->dtype)))
+            if (!arr.dtype().equal(numpy_dtype(t->dtype)))
                 raise("InputError", "input " + std::to_string(i) + ": dtype " + std::string(py::str(arr.dtype())) +
                                         ", expected " + dtype_name(t->dtype));
             bool same_shape = arr.ndim() == t->ndim;
