@@ -52,7 +52,12 @@ class LiteRTModel:
 
 
 def load_model(path):
+    """runtime.load(path); the LiteRT adapter while the runtime lacks an op the model uses."""
     import runtime
+    from runtime.errors import UnsupportedOpError
     if hasattr(runtime, "load"):
-        return runtime.load(str(path))
+        try:
+            return runtime.load(str(path))
+        except UnsupportedOpError:
+            pass
     return LiteRTModel(path)
