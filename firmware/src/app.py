@@ -23,6 +23,7 @@ def build(cfg, board=None):
                 prefix=cfg.get("prefix", "ember"), keepalive=b.get("keepalive", 30),
                 buffer_size=cfg.get("buffer", 64), max_inflight=cfg.get("max_inflight", 4),
                 retry_ms=cfg.get("retry_ms", 5000), timeout_ms=b.get("timeout_ms", 3000),
+                backoff_min_ms=b.get("backoff_min_ms", 250), backoff_max_ms=b.get("backoff_max_ms", 30000),
                 user=b.get("user"), password=b.get("password"), ssl_context=ssl_context)
     sleeper = board.Sleeper() if cfg.get("deep_sleep") else None
     node = Node(cfg["node_id"], link, scalars, bursts, cfg.get("app"), wdt, sleeper)
