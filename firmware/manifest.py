@@ -4,5 +4,5 @@
 include("$(PORT_DIR)/boards/manifest.py")
 package("sensors", base_path="src")
 package("boards", base_path="src")
-for m in ("compat", "filters", "ring", "mqtt", "link", "config", "node", "app", "tls"):
+for m in ("compat", "filters", "ring", "mqtt", "link", "config", "node", "app", "secure"):
     module(m + ".py", base_path="src")

@@ -23,21 +23,22 @@ class FirmwareNotFound(EmberError, FileNotFoundError):
     """The firmware sources are not where a checkout or a wheel keeps them."""
 
 
-def _candidates():
+def _candidates(package_dir: Path | None = None):
     env = os.environ.get("EMBER_FIRMWARE_DIR")
     if env:
         yield Path(env)
-    here = Path(__file__).resolve().parent
+    here = package_dir or Path(__file__).resolve().parent
     yield here / "firmware"  # installed wheel
     yield here.parent / "firmware"  # source checkout
 
 
-def firmware_dir() -> Path:
-    for c in _candidates():
+def firmware_dir(package_dir: Path | None = None) -> Path:
+    """``package_dir`` (the directory of the ``runtime`` package) is for tests."""
+    for c in _candidates(package_dir):
         if (c / "src" / "node.py").is_file():
             return c
     raise FirmwareNotFound("MicroPython firmware sources not found (looked in: %s); set EMBER_FIRMWARE_DIR"
-                           % ", ".join(str(c) for c in _candidates()))
+                           % ", ".join(str(c) for c in _candidates(package_dir)))
 
 
 def source_dir() -> Path:

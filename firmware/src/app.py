@@ -17,7 +17,7 @@ def build(cfg, board=None):
     b = cfg["broker"]
     ssl_context = None
     if b.get("tls"):
-        from tls import context
+        from secure import context
         ssl_context = context(b)
     link = Link(cfg["node_id"], b["host"], b.get("port", 8883 if b.get("tls") else 1883),
                 prefix=cfg.get("prefix", "ember"), keepalive=b.get("keepalive", 30),

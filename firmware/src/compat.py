@@ -16,11 +16,12 @@ try:
 except ImportError:  # CPython
     import time as _time
 
-    _T0 = _time.monotonic()
+    _mono = getattr(_time, "monotonic")
+    _T0 = _mono()
     _MASK = (1 << 30) - 1  # MicroPython ticks wrap at 2**30 on most ports
 
     def ticks_ms():  # type: ignore
-        return int((_time.monotonic() - _T0) * 1000) & _MASK
+        return int((_mono() - _T0) * 1000) & _MASK
 
     def ticks_diff(a, b):  # type: ignore
         d = (a - b) & _MASK

@@ -32,6 +32,18 @@ class MQTTError(Exception):
     pass
 
 
+def _no_message(topic, payload, retained):
+    pass
+
+
+def _no_puback(pid):
+    pass
+
+
+def _no_suback(pid, granted_qos):
+    pass
+
+
 def _varlen(n):
     out = bytearray()
     while True:
@@ -67,22 +79,29 @@ class Client:
         self._raw = None  # the plain socket under TLS, where timeouts are set
         self.last_tx = 0
         self.last_rx = 0
-        self.on_message = None  # (topic: str, payload: bytes, retained: bool)
-        self.on_puback = None  # (pid)
-        self.on_suback = None  # (pid, granted_qos)
+        self.on_message = _no_message  # (topic: str, payload: bytes, retained: bool)
+        self.on_puback = _no_puback  # (pid)
+        self.on_suback = _no_suback  # (pid, granted_qos)
         self.discarded = 0  # incoming packets too large to keep
 
     def set_last_will(self, topic, msg, retain=True, qos=1):
         self.will = (topic, msg, retain, qos)
 
     # --- socket primitives (timeout re-applied every time) ---------------
+    def _socks(self):
+        sock, raw = self.sock, self._raw
+        if sock is None or raw is None:
+            raise OSError(107)  # ENOTCONN
+        return sock, raw
+
     def _arm(self, seconds):
-        self._raw.settimeout(seconds)
+        self._socks()[1].settimeout(seconds)
 
     def _send(self, data):
         mv = memoryview(data)
         off = 0
-        w = getattr(self.sock, "send", None) or self.sock.write
+        sock = self._socks()[0]
+        w = getattr(sock, "send", None) or sock.write
         while off < len(data):
             self._arm(self.timeout)
             n = w(mv[off:])
@@ -92,7 +111,8 @@ class Client:
         self.last_tx = ticks_ms()
 
     def _recv(self, n):
-        r = getattr(self.sock, "recv", None) or self.sock.read
+        sock = self._socks()[0]
+        r = getattr(sock, "recv", None) or sock.read
         out = b""
         while len(out) < n:
             self._arm(self.timeout)
@@ -183,7 +203,8 @@ class Client:
         """Read and dispatch at most one incoming packet, waiting at most
         ``wait_ms`` for it to start. Returns the packet type or None."""
         self._arm(wait_ms / 1000 if wait_ms > 0 else 0)
-        r = getattr(self.sock, "recv", None) or self.sock.read
+        sock = self._socks()[0]
+        r = getattr(sock, "recv", None) or sock.read
         try:
             first = r(1)
         except OSError as e:
@@ -221,16 +242,13 @@ class Client:
             if qos:
                 pid = struct.unpack("!H", body[pos:pos + 2])[0]
                 pos += 2
-            if self.on_message:
-                self.on_message(topic, body[pos:], bool(ptype & 1))
+            self.on_message(topic, body[pos:], bool(ptype & 1))
             if qos == 1:
                 self._send(b"\x40\x02" + struct.pack("!H", pid))
             elif qos == 2:
                 raise MQTTError("QoS 2 not supported")
         elif kind == PUBACK:
-            if self.on_puback:
-                self.on_puback(struct.unpack("!H", body[:2])[0])
+            self.on_puback(struct.unpack("!H", body[:2])[0])
         elif kind == SUBACK:
-            if self.on_suback:
-                self.on_suback(struct.unpack("!H", body[:2])[0], body[2] if len(body) > 2 else 0x80)
+            self.on_suback(struct.unpack("!H", body[:2])[0], body[2] if len(body) > 2 else 0x80)
         return kind

@@ -37,14 +37,15 @@ class Node:
         self.accepted = 0
         self.rejected = 0
         self._cfg_raw = None
-        self.app = None
-        self._apply(validate_app(app or DEFAULT_APP, self.scalar_names, self.window_names,
-                                 sleeper is not None))
+        self.app = validate_app(app or DEFAULT_APP, self.scalar_names, self.window_names,
+                                sleeper is not None)
+        self._oldbufs = {}
+        self._apply(self.app, first=True)
         link.subscribe(link.topic_config, self._on_config)
 
     # --- configuration ---------------------------------------------------
-    def _apply(self, app):
-        old = self.app
+    def _apply(self, app, first=False):
+        old = None if first else self.app
         self.app = app
         self.bufs = {}
         for name, n in app.windows.items():
@@ -64,7 +65,9 @@ class Node:
             app = self._parse(payload)
         except ValueError as e:
             self.rejected += 1
-            ack = {"accepted": False, "reason": str(e)}
+            ack = {}
+            ack["accepted"] = False
+            ack["reason"] = str(e)
             try:
                 v = json.loads(payload).get("v")
                 if v is not None:
@@ -76,7 +79,8 @@ class Node:
         self._apply(app)
         self._cfg_raw = payload
         self.accepted += 1
-        ack = {"accepted": True}
+        ack = {}
+        ack["accepted"] = True
         if app.version is not None:
             ack["v"] = app.version
         self.link.send_control(self.link.topic_ack, json.dumps(ack))
@@ -181,8 +185,11 @@ class Node:
             return False
 
     def sleep(self):
+        sleeper = self.sleeper
+        if sleeper is None:
+            return
         self.flush()
         self.feed()
         self.link.close()
-        self.sleeper.save(self.state())
-        self.sleeper.deepsleep(self.app.sleep_ms)
+        sleeper.save(self.state())
+        sleeper.deepsleep(self.app.sleep_ms)

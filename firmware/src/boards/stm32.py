@@ -11,22 +11,27 @@ from compat import sleep_ms
 _STATE = "/flash/sleep.bin"
 
 
+# micropython-stm32-stubs describe LAN/WLAN without isconnected()/connect() and
+# WLAN() without an interface argument; the stm32 port (network_lan.c, and
+# cyw43 on the Pyboard-D) has them, hence the targeted ignores below.
+
+
 def net_up(cfg, wdt=None, timeout_ms=20000):
     if cfg.get("lan"):
         nic = network.LAN()
         nic.active(True)
     else:
         wifi = cfg.get("wifi") or {}
-        nic = network.WLAN(network.STA_IF)
+        nic = network.WLAN(network.STA_IF)  # pyright: ignore[reportCallIssue]
         nic.active(True)
-        nic.connect(wifi.get("ssid", ""), wifi.get("password", ""))
+        nic.connect(wifi.get("ssid", ""), wifi.get("password", ""))  # pyright: ignore[reportAttributeAccessIssue]
     waited = 0
-    while not nic.isconnected() and waited < timeout_ms:
+    while not nic.isconnected() and waited < timeout_ms:  # pyright: ignore[reportAttributeAccessIssue]
         sleep_ms(100)
         waited += 100
         if wdt is not None:
             wdt.feed()
-    return nic.isconnected()
+    return nic.isconnected()  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def i2c(spec):

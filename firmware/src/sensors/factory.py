@@ -34,18 +34,19 @@ def build(specs, board):
                              spec.get("offset", 0.0), spec.get("oversample", 4))
         elif drv == "sim_env":
             from sensors.simulated import SimulatedEnv
-            s = SimulatedEnv(spec.get("seed", 1), spec.get("base", 21.0), spec.get("swing", 2.0),
-                             spec.get("period_s", 600.0), spec.get("noise", 0.02), spec.get("dt_s", 1.0))
+            env = SimulatedEnv(spec.get("seed", 1), spec.get("base", 21.0), spec.get("swing", 2.0),
+                               spec.get("period_s", 600.0), spec.get("noise", 0.02), spec.get("dt_s", 1.0))
+            for fault in spec.get("faults", ()):
+                env.inject(fault)
+            s = env
         elif drv == "sim_vib":
             from sensors.simulated import SimulatedVibration
-            s = SimulatedVibration(spec.get("seed", 2), spec.get("rate_hz", 1000), spec.get("freq_hz", 50.0),
-                                   spec.get("amp", 0.5), spec.get("noise", 0.05))
+            vib = SimulatedVibration(spec.get("seed", 2), spec.get("rate_hz", 1000), spec.get("freq_hz", 50.0),
+                                     spec.get("amp", 0.5), spec.get("noise", 0.05))
             for fault in spec.get("faults", ()):
-                s.inject(fault)
+                vib.inject(fault)
+            s = vib
         else:
             raise ValueError("sensors[%d]: unknown driver %r" % (i, drv))
-        if drv == "sim_env":
-            for fault in spec.get("faults", ()):
-                s.inject(fault)
         (bursts if spec.get("window") else scalars).append(s)
     return scalars, bursts

@@ -1,4 +1,4 @@
-"""TLS client context from the certificate files ``ember flash`` copies to
+"""TLS client context (named so as not to shadow MicroPython's own `tls`) from the certificate files ``ember flash`` copies to
 the node (``certs/ca.pem``, ``certs/node.crt``, ``certs/node.key``)."""
 import ssl
 
