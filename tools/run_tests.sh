@@ -4,6 +4,9 @@
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -z "${EMBER_SKIP_PIP:-}" ]; then
+  python -m pip install -q -r tools/requirements-test.txt
+fi
 BUILD=${EMBER_BUILD_DIR:-build/test}
 JOBS=$(nproc 2>/dev/null || echo 2)
 GEN=()

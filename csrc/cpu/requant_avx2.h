@@ -1,0 +1,49 @@
+/* Exact TFLite requantization on 8 int32 lanes (AVX2). Include only from
+ * *avx2*.c files. Matches ember_mbqm() in ember/requant.h bit for bit:
+ *  - left shift: vpsllvd wraps like the scalar (uint32_t)x << left;
+ *  - SaturatingRoundingDoublingHighMul(a, b) == (a*b + 2^30) >> 31 (the
+ *    gemmlowp nudge with truncating division is exactly this floor form),
+ *    computed in 64 bits on even and odd lanes with vpmuldq; the one
+ *    overflow (a == b == INT32_MIN) is the only way to get INT32_MIN and is
+ *    turned into INT32_MAX;
+ *  - RoundingDivideByPOT with per-lane exponents: arithmetic shift plus 1
+ *    when the remainder exceeds mask/2 (+1 for negative x). */
+#ifndef EMBER_REQUANT_AVX2_H
+#define EMBER_REQUANT_AVX2_H
+
+#include <immintrin.h>
+#include <stdint.h>
+
+static inline __m256i ember_srdhm_avx2(__m256i a, __m256i b) {
+    const __m256i nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
+    __m256i even = _mm256_add_epi64(_mm256_mul_epi32(a, b), nudge);
+    __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32)), nudge);
+    even = _mm256_srli_epi64(even, 31);
+    odd = _mm256_slli_epi64(odd, 1);
+    __m256i r = _mm256_blend_epi32(even, odd, 0xAA);
+    return _mm256_xor_si256(r, _mm256_cmpeq_epi32(r, _mm256_set1_epi32(INT32_MIN)));
+}
+
+static inline __m256i ember_rdbpot_avx2(__m256i x, __m256i exponent) {
+    const __m256i one = _mm256_set1_epi32(1);
+    const __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, exponent), one);
+    const __m256i rem = _mm256_and_si256(x, mask);
+    const __m256i thr = _mm256_sub_epi32(_mm256_srli_epi32(mask, 1), _mm256_cmpgt_epi32(_mm256_setzero_si256(), x));
+    return _mm256_sub_epi32(_mm256_srav_epi32(x, exponent), _mm256_cmpgt_epi32(rem, thr));
+}
+
+/* mbqm + output zero point + clamp, all in int32. */
+static inline __m256i ember_requant_avx2(__m256i acc, __m256i mult, __m256i lshift, __m256i rshift, __m256i zp,
+                                         __m256i lo, __m256i hi) {
+    __m256i x = ember_srdhm_avx2(_mm256_sllv_epi32(acc, lshift), mult);
+    x = _mm256_add_epi32(ember_rdbpot_avx2(x, rshift), zp);
+    return _mm256_min_epi32(_mm256_max_epi32(x, lo), hi);
+}
+
+/* Two vectors of 8 clamped int32 (channels 0-7, 8-15) -> 16 int8 in order. */
+static inline __m128i ember_pack16_avx2(__m256i r0, __m256i r1) {
+    __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(r0, r1), 0xD8);
+    return _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+}
+
+#endif

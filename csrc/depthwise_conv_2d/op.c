@@ -1,0 +1,95 @@
+/* DEPTHWISE_CONV_2D adapter: executor record -> ember_depthwise_conv_2d_s8_scalar. */
+#include "ember/ops/depthwise_conv_2d.h"
+
+#include "ember/op.h"
+#include "nn_common/adapter_check.h"
+
+#define NAME "DEPTHWISE_CONV_2D"
+
+static const char *const k_param_names[] = {EMBER_DEPTHWISE_CONV_2D_PARAMS(EMBER_PARAM_NAME)};
+
+static ember_depthwise_conv_2d_params params_of(const ember_op *op) {
+    ember_depthwise_conv_2d_params p;
+    p.stride_h = op->p[EMBER_DEPTHWISE_CONV_2D_P_stride_h];
+    p.stride_w = op->p[EMBER_DEPTHWISE_CONV_2D_P_stride_w];
+    p.dilation_h = op->p[EMBER_DEPTHWISE_CONV_2D_P_dilation_h];
+    p.dilation_w = op->p[EMBER_DEPTHWISE_CONV_2D_P_dilation_w];
+    p.pad_h = op->p[EMBER_DEPTHWISE_CONV_2D_P_pad_h];
+    p.pad_w = op->p[EMBER_DEPTHWISE_CONV_2D_P_pad_w];
+    p.depth_multiplier = op->p[EMBER_DEPTHWISE_CONV_2D_P_depth_multiplier];
+    p.input_offset = op->p[EMBER_DEPTHWISE_CONV_2D_P_input_offset];
+    p.output_offset = op->p[EMBER_DEPTHWISE_CONV_2D_P_output_offset];
+    p.act_min = op->p[EMBER_DEPTHWISE_CONV_2D_P_act_min];
+    p.act_max = op->p[EMBER_DEPTHWISE_CONV_2D_P_act_max];
+    return p;
+}
+
+static ember_status prepare(const ember_op *op, const ember_tensor *t, size_t *scratch_bytes,
+                            size_t *persistent_bytes) {
+    int32_t ix, iw, ib, im, is;
+    if (op->n_in != 5 || op->n_out != 1) {
+        ember_set_error(NAME ": expected 5 inputs and 1 output, got %d and %d", (int)op->n_in, (int)op->n_out);
+        return EMBER_ERR_ARG;
+    }
+    if (ember_nn_input(op, 0, 1, NAME, "input", &ix) || ember_nn_input(op, 1, 1, NAME, "filter", &iw) ||
+        ember_nn_input(op, 2, 0, NAME, "bias", &ib) || ember_nn_input(op, 3, 1, NAME, "multipliers", &im) ||
+        ember_nn_input(op, 4, 1, NAME, "shifts", &is) || op->out[0] < 0)
+        return EMBER_ERR_ARG;
+    const ember_tensor *x = &t[ix], *w = &t[iw], *y = &t[op->out[0]];
+    if (ember_nn_dtype(x, EMBER_DT_INT8, NAME, "input") || ember_nn_dtype(w, EMBER_DT_INT8, NAME, "filter") ||
+        ember_nn_dtype(y, EMBER_DT_INT8, NAME, "output") || ember_nn_rank(x, 4, NAME, "input") ||
+        ember_nn_rank(w, 4, NAME, "filter") || ember_nn_rank(y, 4, NAME, "output") ||
+        ember_nn_const(w, NAME, "filter"))
+        return EMBER_ERR_ARG;
+    const ember_nhwc in = ember_nn_nhwc(x), fd = ember_nn_nhwc(w), out = ember_nn_nhwc(y);
+    if (ib >= 0) {
+        const ember_tensor *b = &t[ib];
+        if (ember_nn_dtype(b, EMBER_DT_INT32, NAME, "bias") || ember_nn_const(b, NAME, "bias")) return EMBER_ERR_ARG;
+        if (ember_nn_count(b) != out.c) {
+            ember_set_error(NAME ": bias has %lld values, expected %d", (long long)ember_nn_count(b), (int)out.c);
+            return EMBER_ERR_ARG;
+        }
+    }
+    if (ember_nn_check_requant(&t[im], &t[is], out.c, NAME)) return EMBER_ERR_ARG;
+    const ember_depthwise_conv_2d_params p = params_of(op);
+    if (ember_nn_check_act(p.act_min, p.act_max, NAME) ||
+        ember_nn_check_offsets(p.input_offset, p.output_offset, NAME))
+        return EMBER_ERR_ARG;
+    if (p.stride_h < 1 || p.stride_w < 1 || p.dilation_h < 1 || p.dilation_w < 1 || p.pad_h < 0 || p.pad_w < 0) {
+        ember_set_error(NAME ": stride %dx%d, dilation %dx%d, padding %dx%d must be >= 1, >= 1, >= 0",
+                        (int)p.stride_h, (int)p.stride_w, (int)p.dilation_h, (int)p.dilation_w, (int)p.pad_h,
+                        (int)p.pad_w);
+        return EMBER_ERR_ARG;
+    }
+    if (p.depth_multiplier < 1 || fd.n != 1 || out.n != in.n || (int64_t)in.c * p.depth_multiplier != out.c ||
+        fd.c != out.c) {
+        ember_set_error(NAME ": input [%d,%d,%d,%d], filter [%d,%d,%d,%d], output [%d,%d,%d,%d] and depth multiplier %d "
+                        "are inconsistent",
+                        (int)in.n, (int)in.h, (int)in.w, (int)in.c, (int)fd.n, (int)fd.h, (int)fd.w, (int)fd.c,
+                        (int)out.n, (int)out.h, (int)out.w, (int)out.c, (int)p.depth_multiplier);
+        return EMBER_ERR_ARG;
+    }
+    if (ember_depthwise_conv_2d_s8_check(&p, &in, &fd, &out, 0, out.n * out.h) != EMBER_OK) {
+        ember_set_error(NAME ": inconsistent parameters");
+        return EMBER_ERR_ARG;
+    }
+    *scratch_bytes = ember_depthwise_conv_2d_s8_scratch_size(&p, &in, &fd, &out);
+    *persistent_bytes = 0;
+    return EMBER_OK;
+}
+
+static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx *ctx) {
+    const ember_tensor *x = &t[op->in[0]], *w = &t[op->in[1]], *y = &t[op->out[0]];
+    const ember_nhwc in = ember_nn_nhwc(x), fd = ember_nn_nhwc(w), out = ember_nn_nhwc(y);
+    const ember_depthwise_conv_2d_params p = params_of(op);
+    const int32_t *bias = op->in[2] >= 0 ? (const int32_t *)t[op->in[2]].data : NULL;
+    ember_status st = ember_depthwise_conv_2d_s8_scalar(
+        &p, &in, (const int8_t *)x->data, &fd, (const int8_t *)w->data, bias, (const int32_t *)t[op->in[3]].data,
+        (const int32_t *)t[op->in[4]].data, &out, (int8_t *)y->data, 0, out.n * out.h, ctx ? ctx->scratch : NULL);
+    if (st != EMBER_OK) ember_set_error(NAME ": kernel failed (%d)", (int)st);
+    return st;
+}
+
+const ember_op_adapter ember_adapter_depthwise_conv_2d = {
+    NAME, k_param_names, EMBER_DEPTHWISE_CONV_2D_NPARAMS, prepare, NULL, run,
+};

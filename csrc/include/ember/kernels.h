@@ -1,0 +1,96 @@
+/* SIMD micro-kernels and the dispatch table (one kernel list drives all).
+ *
+ * csrc/cpu/kernel_list.def lists every (kernel, ISA, descriptor) variant
+ * once; it fills the dispatch table (csrc/cpu/dispatch.c), the C tests sweep
+ * it (tests/c/test_simd_*.c compare each compiled variant to the scalar
+ * reference with tolerance 0) and `ember bench --isa` names come from it.
+ *
+ * Kernels (scalar = the op's reference kernel in csrc/<op>/scalar.c):
+ *   qgemm  - int8 GEMM on prepacked weights with per-channel requantization.
+ *            Used by CONV_2D (1x1 directly, any other shape through an
+ *            implicit im2col of MR output pixels at a time) and
+ *            FULLY_CONNECTED. Packed weights: per block of NR output
+ *            channels, NR int32 each of folded bias, multiplier, left shift
+ *            and right shift, then the weights as [K/KR][NR][KR] elements of
+ *            w_bytes (int16 pre-widened on x86/NEON, int8 for SDOT).
+ *   dwconv - depthwise conv (depth multiplier 1) on prepacked weights.
+ *
+ * Zero points are folded into the bias at pack time:
+ *   bias'[n] = bias[n] - input_zp * sum_k w[n][k]
+ * and padding reads input_zp, so every tap is a plain product x*w. */
+#ifndef EMBER_KERNELS_H
+#define EMBER_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ember/cpu.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Output stage shared by the kernels. */
+typedef struct {
+    int32_t output_zero_point;
+    int32_t act_min, act_max; /* clamp after adding the output zero point */
+} ember_output_stage;
+
+/* Per output channel block header in the packed weights (NR lanes each). */
+/* int32 bias[NR], mult[NR], lshift[NR], rshift[NR] */
+
+typedef struct {
+    int mr, nr, kr;     /* rows per call, channels per block, k per packed group */
+    int k_align;        /* K is padded to a multiple of this (multiple of kr) */
+    int a_bytes;        /* bytes per A element: 2 (int16) or 1 (int8) */
+    int w_bytes;        /* bytes per packed weight: 2 or 1 */
+    /* Converts n int8 inputs into A elements. */
+    void (*load_a)(const int8_t *src, void *dst, size_t n);
+    /* Writes n A elements of value v. */
+    void (*fill_a)(void *dst, int8_t v, size_t n);
+    /* Computes rows [0, mr_valid) x channels [0, nr_valid) of one channel
+     * block: a = mr rows of kp A elements (row i at a + i*a_stride bytes),
+     * w = the packed block (header + weights), out row i at out + i*out_stride. */
+    void (*run)(int mr_valid, int nr_valid, size_t kp, const void *a, size_t a_stride, const void *w, int8_t *out,
+                size_t out_stride, const ember_output_stage *os);
+} ember_qgemm_ukernel;
+
+typedef struct {
+    int cr;             /* channels per block */
+    int tr;             /* taps per packed group; taps padded to a multiple */
+    /* Lane l of a block (header entries and weights) holds channel
+     * lane_channel[l] of the block (kernels may permute to avoid shuffles). */
+    const uint8_t *lane_channel;
+    /* One output pixel, all channels: taps[t] points at the input pixel row
+     * (`channels` int8 values) of tap t, t in [0, ntaps_padded); w: the packed
+     * blocks, ember_dw_block_bytes() apart (header of cr int32 x4: bias, mult,
+     * lshift, rshift; then weights [ntaps_padded/tr][cr lanes][tr] int16). */
+    void (*run)(size_t channels, size_t ntaps_padded, const int8_t *const *taps, const void *w, int8_t *out,
+                const ember_output_stage *os);
+} ember_dwconv_ukernel;
+
+static inline size_t ember_dw_block_bytes(int cr, size_t ntaps_padded) {
+    return (16 * (size_t)cr + ntaps_padded * (size_t)cr * 2 + 63) / 64 * 64;
+}
+
+typedef enum {
+    EMBER_KERNEL_QGEMM = 0,
+    EMBER_KERNEL_DWCONV = 1,
+    EMBER_KERNEL_COUNT = 2
+} ember_kernel_id;
+
+/* Name of a kernel ("qgemm", "dwconv"). */
+const char *ember_kernel_name(int kernel);
+/* The descriptor of (kernel, isa) or NULL when not compiled into this binary
+ * (scalar variants are NULL: scalar means the op's reference kernel).
+ * Cast to ember_qgemm_ukernel / ember_dwconv_ukernel. */
+const void *ember_kernel_variant(ember_kernel_id kernel, ember_isa isa);
+/* The variant to use for `isa`: the best compiled variant whose ISA is
+ * isa or a subset of it (avx2 -> sse41; neondot -> neon), NULL for scalar.
+ * *used receives the ISA of the returned variant (scalar for NULL). */
+const void *ember_kernel_select(ember_kernel_id kernel, ember_isa isa, ember_isa *used);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

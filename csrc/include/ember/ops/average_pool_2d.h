@@ -1,0 +1,33 @@
+/* AVERAGE_POOL_2D int8: TFLite reference_integer_ops::AveragePool.
+ *   sum over the clipped window, n = number of taps,
+ *   avg = sum > 0 ? (sum + n/2) / n : (sum - n/2) / n   (C division)
+ *   out = clamp(avg, act_min, act_max)
+ * A window with no tap inside the image is an error (TFLite returns false).
+ *
+ * Executor record: in = [input], out = [output], p = EMBER_AVERAGE_POOL_2D_PARAMS. */
+#ifndef EMBER_OPS_AVERAGE_POOL_2D_H
+#define EMBER_OPS_AVERAGE_POOL_2D_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ember/ops/pool_2d.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EMBER_AVERAGE_POOL_2D_PARAMS(X) EMBER_POOL_2D_PARAMS(X)
+
+size_t ember_average_pool_2d_s8_scratch_size(const ember_pool_2d_params *p, const ember_nhwc *in,
+                                             const ember_nhwc *out);
+
+ember_status ember_average_pool_2d_s8_scalar(const ember_pool_2d_params *p,
+                                             const ember_nhwc *in, const int8_t *input,
+                                             const ember_nhwc *out, int8_t *output,
+                                             int32_t row_start, int32_t row_end, void *scratch);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,60 @@
+/* Record handling shared by the AVERAGE_POOL_2D and MAX_POOL_2D adapters.
+ * Internal header: include as "nn_common/pool_record.h". */
+#ifndef EMBER_NN_COMMON_POOL_RECORD_H
+#define EMBER_NN_COMMON_POOL_RECORD_H
+
+#include "ember/ops/pool_2d.h"
+#include "nn_common/adapter_check.h"
+
+static inline ember_pool_2d_params ember_pool_params_of(const ember_op *op) {
+    ember_pool_2d_params p;
+    p.stride_h = op->p[EMBER_POOL_2D_P_stride_h];
+    p.stride_w = op->p[EMBER_POOL_2D_P_stride_w];
+    p.filter_h = op->p[EMBER_POOL_2D_P_filter_h];
+    p.filter_w = op->p[EMBER_POOL_2D_P_filter_w];
+    p.pad_h = op->p[EMBER_POOL_2D_P_pad_h];
+    p.pad_w = op->p[EMBER_POOL_2D_P_pad_w];
+    p.act_min = op->p[EMBER_POOL_2D_P_act_min];
+    p.act_max = op->p[EMBER_POOL_2D_P_act_max];
+    return p;
+}
+
+/* Validates the record; every output window must overlap the image. */
+static inline ember_status ember_pool_prepare(const ember_op *op, const ember_tensor *t, const char *name) {
+    int32_t ix;
+    if (op->n_in != 1 || op->n_out != 1) {
+        ember_set_error("%s: expected 1 input and 1 output, got %d and %d", name, (int)op->n_in, (int)op->n_out);
+        return EMBER_ERR_ARG;
+    }
+    if (ember_nn_input(op, 0, 1, name, "input", &ix) || op->out[0] < 0) return EMBER_ERR_ARG;
+    const ember_tensor *x = &t[ix], *y = &t[op->out[0]];
+    if (ember_nn_dtype(x, EMBER_DT_INT8, name, "input") || ember_nn_dtype(y, EMBER_DT_INT8, name, "output") ||
+        ember_nn_rank(x, 4, name, "input") || ember_nn_rank(y, 4, name, "output"))
+        return EMBER_ERR_ARG;
+    const ember_nhwc in = ember_nn_nhwc(x), out = ember_nn_nhwc(y);
+    const ember_pool_2d_params p = ember_pool_params_of(op);
+    if (ember_nn_check_act(p.act_min, p.act_max, name)) return EMBER_ERR_ARG;
+    if (p.stride_h < 1 || p.stride_w < 1 || p.filter_h < 1 || p.filter_w < 1 || p.pad_h < 0 || p.pad_w < 0) {
+        ember_set_error("%s: stride %dx%d, filter %dx%d, padding %dx%d must be >= 1, >= 1, >= 0", name,
+                        (int)p.stride_h, (int)p.stride_w, (int)p.filter_h, (int)p.filter_w, (int)p.pad_h,
+                        (int)p.pad_w);
+        return EMBER_ERR_ARG;
+    }
+    if (out.n != in.n || out.c != in.c) {
+        ember_set_error("%s: output [%d,%d,%d,%d] does not match input [%d,%d,%d,%d] in batch/channels", name,
+                        (int)out.n, (int)out.h, (int)out.w, (int)out.c, (int)in.n, (int)in.h, (int)in.w, (int)in.c);
+        return EMBER_ERR_ARG;
+    }
+    /* The first window starts at -pad (needs pad < filter); the last at
+     * (out-1)*stride - pad (needs it < in). */
+    if (p.pad_h >= p.filter_h || p.pad_w >= p.filter_w ||
+        (int64_t)(out.h - 1) * p.stride_h - p.pad_h >= in.h ||
+        (int64_t)(out.w - 1) * p.stride_w - p.pad_w >= in.w) {
+        ember_set_error("%s: output %dx%d with padding %dx%d has windows outside input %dx%d", name, (int)out.h,
+                        (int)out.w, (int)p.pad_h, (int)p.pad_w, (int)in.h, (int)in.w);
+        return EMBER_ERR_ARG;
+    }
+    return ember_pool_2d_s8_check(&p, &in, &out, 0, out.n * out.h) == EMBER_OK ? EMBER_OK : EMBER_ERR_ARG;
+}
+
+#endif

@@ -1,0 +1,205 @@
+/* CONV_2D / FULLY_CONNECTED on a prepacked GEMM micro-kernel (see
+ * ember/qconv.h). Rows are output pixels; each task takes a range of MR-row
+ * blocks (or, when there are few rows, a range of channel blocks), gathers
+ * the rows' receptive fields into its A buffer and runs the micro-kernel over
+ * its channel blocks. */
+#include <string.h>
+
+#include "qconv/packed.h"
+
+static ember_status ember_qconv_sizes(const ember_conv_geom *g, const ember_qgemm_ukernel *uk, int max_threads,
+                                      ember_qpack_header *h) {
+    const int64_t k = (int64_t)g->kernel_h * g->kernel_w * g->in_c;
+    const int64_t kp = (k + uk->k_align - 1) / uk->k_align * uk->k_align;
+    const int64_t nblocks = (g->out_c + uk->nr - 1) / uk->nr;
+    h->k = k;
+    h->kp = kp;
+    h->nblocks = nblocks;
+    h->block_bytes = (int64_t)ember_align_up((size_t)(16 * uk->nr + kp * uk->nr * uk->w_bytes), EMBER_QPACK_ALIGN);
+    h->blocks_offset = (int64_t)ember_align_up(sizeof(ember_qpack_header), EMBER_QPACK_ALIGN);
+    h->zp_row_offset = h->blocks_offset + nblocks * h->block_bytes;
+    h->total_bytes = (int64_t)ember_align_up((size_t)(h->zp_row_offset + 1), EMBER_QPACK_ALIGN);
+    h->scratch_per_thread = (int64_t)ember_align_up((size_t)(uk->mr * kp * uk->a_bytes), EMBER_QPACK_ALIGN);
+    h->max_threads = max_threads;
+    return EMBER_OK;
+}
+
+ember_status ember_qconv_plan(const ember_conv_geom *g, ember_isa isa, int max_threads, size_t *packed_bytes,
+                              size_t *scratch_bytes) {
+    if (!packed_bytes || !scratch_bytes || max_threads < 1 || max_threads > EMBER_MAX_THREADS) return EMBER_ERR_ARG;
+    ember_status st = ember_qgeom_check(g);
+    if (st != EMBER_OK) return st;
+    ember_isa used;
+    const ember_qgemm_ukernel *uk = (const ember_qgemm_ukernel *)ember_kernel_select(EMBER_KERNEL_QGEMM, isa, &used);
+    if (!uk) return EMBER_ERR_UNSUPPORTED;
+    ember_qpack_header h;
+    memset(&h, 0, sizeof h);
+    ember_qconv_sizes(g, uk, max_threads, &h);
+    *packed_bytes = (size_t)h.total_bytes;
+    *scratch_bytes = (size_t)(h.scratch_per_thread * max_threads);
+    return EMBER_OK;
+}
+
+ember_status ember_qconv_pack(const ember_conv_geom *g, ember_isa isa, const int8_t *filter, const int32_t *bias,
+                              const int32_t *mult, const int32_t *shift, void *packed, size_t packed_bytes) {
+    if (!filter || !packed) return EMBER_ERR_ARG;
+    ember_status st = ember_qgeom_check(g);
+    if (st != EMBER_OK) return st;
+    if ((st = ember_qrequant_check(mult, shift, g->out_c)) != EMBER_OK) return st;
+    ember_isa used;
+    const ember_qgemm_ukernel *uk = (const ember_qgemm_ukernel *)ember_kernel_select(EMBER_KERNEL_QGEMM, isa, &used);
+    if (!uk) return EMBER_ERR_UNSUPPORTED;
+    ember_qpack_header h;
+    memset(&h, 0, sizeof h);
+    ember_qconv_sizes(g, uk, 1, &h);
+    if (packed_bytes < (size_t)h.total_bytes) return EMBER_ERR_NO_MEMORY;
+    h.magic = EMBER_QPACK_MAGIC;
+    h.isa = (int32_t)used;
+    h.kernel = EMBER_KERNEL_QGEMM;
+    h.g = *g;
+    /* max_threads is fixed by the scratch the caller sized; run derives it. */
+    h.max_threads = 0;
+    uint8_t *base = (uint8_t *)packed;
+    const int nr = uk->nr, kr = uk->kr;
+    const int64_t k = h.k, kp = h.kp;
+    for (int64_t nb = 0; nb < h.nblocks; ++nb) {
+        uint8_t *blk = base + h.blocks_offset + nb * h.block_bytes;
+        memset(blk, 0, (size_t)h.block_bytes);
+        int32_t *hb = (int32_t *)blk; /* block_offset and block_bytes are multiples of 64 */
+        for (int j = 0; j < nr; ++j) {
+            const int64_t n = nb * nr + j;
+            if (n >= g->out_c) break;
+            int64_t wsum = 0;
+            for (int64_t i = 0; i < k; ++i) wsum += filter[n * k + i];
+            const int64_t b = (bias ? (int64_t)bias[n] : 0) - (int64_t)g->input_zero_point * wsum;
+            hb[j] = (int32_t)(uint32_t)(uint64_t)b; /* wraps like the int32 accumulator */
+            hb[nr + j] = mult[n];
+            hb[2 * nr + j] = shift[n] > 0 ? shift[n] : 0;
+            hb[3 * nr + j] = shift[n] > 0 ? 0 : -shift[n];
+        }
+        uint8_t *w = blk + 16 * nr;
+        for (int64_t grp = 0; grp < kp / kr; ++grp) {
+            for (int j = 0; j < nr; ++j) {
+                const int64_t n = nb * nr + j;
+                for (int r = 0; r < kr; ++r) {
+                    const int64_t kk = grp * kr + r;
+                    const int8_t v = (n < g->out_c && kk < k) ? filter[n * k + kk] : 0;
+                    const int64_t idx = (grp * nr + j) * kr + r;
+                    if (uk->w_bytes == 2)
+                        ((int16_t *)w)[idx] = v;
+                    else
+                        ((int8_t *)w)[idx] = v;
+                }
+            }
+        }
+    }
+    memset(base + h.zp_row_offset, 0, (size_t)(h.total_bytes - h.zp_row_offset));
+    memcpy(packed, &h, sizeof h);
+    return EMBER_OK;
+}
+
+typedef struct {
+    const ember_qpack_header *h;
+    const ember_qgemm_ukernel *uk;
+    const uint8_t *blocks;
+    const int8_t *input;
+    int8_t *output;
+    uint8_t *scratch;
+    int64_t rows, mblocks;
+    int split_rows; /* 1: tasks split row blocks, 0: channel blocks */
+} ember_qconv_job;
+
+/* Gathers output pixel `row`'s receptive field into dst (kp A elements). */
+static void ember_qconv_gather(const ember_qconv_job *j, int64_t row, uint8_t *dst) {
+    const ember_conv_geom *g = &j->h->g;
+    const ember_qgemm_ukernel *uk = j->uk;
+    const size_t ab = (size_t)uk->a_bytes;
+    const int8_t zp = (int8_t)g->input_zero_point;
+    const int64_t hw = (int64_t)g->out_h * g->out_w;
+    const int64_t b = row / hw, r = row % hw;
+    const int32_t oy = (int32_t)(r / g->out_w), ox = (int32_t)(r % g->out_w);
+    const int32_t ic = g->in_c;
+    const int32_t iy0 = oy * g->stride_h - g->pad_top, ix0 = ox * g->stride_w - g->pad_left;
+    const int8_t *img = j->input + (size_t)b * g->in_h * g->in_w * ic;
+    for (int32_t ky = 0; ky < g->kernel_h; ++ky) {
+        const int32_t iy = iy0 + ky * g->dilation_h;
+        if (iy < 0 || iy >= g->in_h) {
+            uk->fill_a(dst, zp, (size_t)g->kernel_w * ic);
+            dst += (size_t)g->kernel_w * ic * ab;
+            continue;
+        }
+        const int8_t *line = img + (size_t)iy * g->in_w * ic;
+        if (g->dilation_w == 1 && ix0 >= 0 && ix0 + g->kernel_w <= g->in_w) {
+            uk->load_a(line + (size_t)ix0 * ic, dst, (size_t)g->kernel_w * ic);
+            dst += (size_t)g->kernel_w * ic * ab;
+            continue;
+        }
+        for (int32_t kx = 0; kx < g->kernel_w; ++kx) {
+            const int32_t ix = ix0 + kx * g->dilation_w;
+            if (ix < 0 || ix >= g->in_w)
+                uk->fill_a(dst, zp, (size_t)ic);
+            else
+                uk->load_a(line + (size_t)ix * ic, dst, (size_t)ic);
+            dst += (size_t)ic * ab;
+        }
+    }
+    if (j->h->kp > j->h->k) uk->fill_a(dst, 0, (size_t)(j->h->kp - j->h->k));
+}
+
+static void ember_qconv_task(void *ctx, int task, int ntasks) {
+    const ember_qconv_job *j = (const ember_qconv_job *)ctx;
+    const ember_qpack_header *h = j->h;
+    const ember_qgemm_ukernel *uk = j->uk;
+    const int mr = uk->mr;
+    const int32_t oc = h->g.out_c;
+    int64_t mb0 = 0, mb1 = j->mblocks, nb0 = 0, nb1 = h->nblocks;
+    if (j->split_rows) {
+        mb0 = j->mblocks * task / ntasks;
+        mb1 = j->mblocks * (task + 1) / ntasks;
+    } else {
+        nb0 = h->nblocks * task / ntasks;
+        nb1 = h->nblocks * (task + 1) / ntasks;
+    }
+    if (mb0 >= mb1 || nb0 >= nb1) return;
+    uint8_t *abuf = j->scratch + (size_t)task * (size_t)h->scratch_per_thread;
+    const size_t a_stride = (size_t)h->kp * (size_t)uk->a_bytes;
+    for (int64_t mb = mb0; mb < mb1; ++mb) {
+        const int64_t row0 = mb * mr;
+        const int mv = (int)((j->rows - row0) < mr ? (j->rows - row0) : mr);
+        for (int i = 0; i < mv; ++i) ember_qconv_gather(j, row0 + i, abuf + (size_t)i * a_stride);
+        for (int64_t nb = nb0; nb < nb1; ++nb) {
+            const int64_t n0 = nb * uk->nr;
+            const int nv = (int)((oc - n0) < uk->nr ? (oc - n0) : uk->nr);
+            uk->run(mv, nv, (size_t)h->kp, abuf, a_stride, j->blocks + nb * h->block_bytes,
+                    j->output + row0 * oc + n0, (size_t)oc, &h->g.os);
+        }
+    }
+}
+
+ember_status ember_qconv_run(const void *packed, const int8_t *input, int8_t *output, void *scratch,
+                             size_t scratch_bytes, ember_threadpool *pool) {
+    const ember_qpack_header *h = ember_qpack_header_of(packed, EMBER_KERNEL_QGEMM);
+    if (!h || !input || !output) return EMBER_ERR_ARG;
+    const ember_qgemm_ukernel *uk =
+        (const ember_qgemm_ukernel *)ember_kernel_variant(EMBER_KERNEL_QGEMM, (ember_isa)h->isa);
+    if (!uk || !ember_isa_available((ember_isa)h->isa)) return EMBER_ERR_UNSUPPORTED;
+    const int64_t per = h->scratch_per_thread;
+    if (!scratch || scratch_bytes < (size_t)per) return EMBER_ERR_NO_MEMORY;
+    int threads = ember_threadpool_size(pool);
+    if ((int64_t)scratch_bytes / per < threads) threads = (int)((int64_t)scratch_bytes / per);
+    ember_qconv_job j;
+    j.h = h;
+    j.uk = uk;
+    j.blocks = (const uint8_t *)packed + h->blocks_offset;
+    j.input = input;
+    j.output = output;
+    j.scratch = (uint8_t *)scratch;
+    j.rows = (int64_t)h->g.batch * h->g.out_h * h->g.out_w;
+    j.mblocks = (j.rows + uk->mr - 1) / uk->mr;
+    j.split_rows = j.mblocks >= 2 * threads || j.mblocks >= h->nblocks;
+    int64_t units = j.split_rows ? j.mblocks : h->nblocks;
+    int ntasks = threads < units ? threads : (int)units;
+    if (ntasks < 1) ntasks = 1;
+    ember_threadpool_run(threads > 1 ? pool : NULL, ember_qconv_task, &j, ntasks);
+    return EMBER_OK;
+}

@@ -1,0 +1,152 @@
+/* DEPTHWISE_CONV_2D (depth multiplier 1) on a prepacked micro-kernel (see
+ * ember/qconv.h). For each output pixel the engine builds the list of tap
+ * rows (padding taps point at a row of input zero points, so with the zero
+ * point folded into the bias every tap is a plain product) and the kernel
+ * runs all channel blocks. Tasks split output pixels. */
+#include <string.h>
+
+#include "qconv/packed.h"
+
+static void ember_qdw_sizes(const ember_conv_geom *g, const ember_dwconv_ukernel *uk, ember_qpack_header *h) {
+    const int64_t taps = (int64_t)g->kernel_h * g->kernel_w;
+    const int64_t tp = (taps + uk->tr - 1) / uk->tr * uk->tr;
+    h->k = taps;
+    h->kp = tp;
+    h->nblocks = (g->out_c + uk->cr - 1) / uk->cr;
+    h->block_bytes = (int64_t)ember_dw_block_bytes(uk->cr, (size_t)tp);
+    h->blocks_offset = (int64_t)ember_align_up(sizeof(ember_qpack_header), EMBER_QPACK_ALIGN);
+    h->zp_row_offset = h->blocks_offset + h->nblocks * h->block_bytes;
+    h->total_bytes = (int64_t)ember_align_up((size_t)(h->zp_row_offset + g->in_c), EMBER_QPACK_ALIGN);
+    h->scratch_per_thread = (int64_t)ember_align_up((size_t)tp * sizeof(const int8_t *), EMBER_QPACK_ALIGN);
+}
+
+static ember_status ember_qdw_check(const ember_conv_geom *g) {
+    ember_status st = ember_qgeom_check(g);
+    if (st != EMBER_OK) return st;
+    if (g->depth_multiplier != 1 || g->out_c != g->in_c) return EMBER_ERR_UNSUPPORTED;
+    return EMBER_OK;
+}
+
+ember_status ember_qdw_plan(const ember_conv_geom *g, ember_isa isa, int max_threads, size_t *packed_bytes,
+                            size_t *scratch_bytes) {
+    if (!packed_bytes || !scratch_bytes || max_threads < 1 || max_threads > EMBER_MAX_THREADS) return EMBER_ERR_ARG;
+    ember_status st = ember_qdw_check(g);
+    if (st != EMBER_OK) return st;
+    ember_isa used;
+    const ember_dwconv_ukernel *uk =
+        (const ember_dwconv_ukernel *)ember_kernel_select(EMBER_KERNEL_DWCONV, isa, &used);
+    if (!uk) return EMBER_ERR_UNSUPPORTED;
+    ember_qpack_header h;
+    memset(&h, 0, sizeof h);
+    ember_qdw_sizes(g, uk, &h);
+    *packed_bytes = (size_t)h.total_bytes;
+    *scratch_bytes = (size_t)(h.scratch_per_thread * max_threads);
+    return EMBER_OK;
+}
+
+ember_status ember_qdw_pack(const ember_conv_geom *g, ember_isa isa, const int8_t *filter, const int32_t *bias,
+                            const int32_t *mult, const int32_t *shift, void *packed, size_t packed_bytes) {
+    if (!filter || !packed) return EMBER_ERR_ARG;
+    ember_status st = ember_qdw_check(g);
+    if (st != EMBER_OK) return st;
+    if ((st = ember_qrequant_check(mult, shift, g->out_c)) != EMBER_OK) return st;
+    ember_isa used;
+    const ember_dwconv_ukernel *uk =
+        (const ember_dwconv_ukernel *)ember_kernel_select(EMBER_KERNEL_DWCONV, isa, &used);
+    if (!uk) return EMBER_ERR_UNSUPPORTED;
+    ember_qpack_header h;
+    memset(&h, 0, sizeof h);
+    ember_qdw_sizes(g, uk, &h);
+    if (packed_bytes < (size_t)h.total_bytes) return EMBER_ERR_NO_MEMORY;
+    h.magic = EMBER_QPACK_MAGIC;
+    h.isa = (int32_t)used;
+    h.kernel = EMBER_KERNEL_DWCONV;
+    h.g = *g;
+    uint8_t *base = (uint8_t *)packed;
+    const int cr = uk->cr, tr = uk->tr;
+    const int32_t C = g->out_c;
+    for (int64_t cb = 0; cb < h.nblocks; ++cb) {
+        uint8_t *blk = base + h.blocks_offset + cb * h.block_bytes;
+        memset(blk, 0, (size_t)h.block_bytes);
+        int32_t *hb = (int32_t *)blk;
+        int16_t *w = (int16_t *)(blk + 16 * cr);
+        for (int l = 0; l < cr; ++l) {
+            const int64_t c = cb * cr + uk->lane_channel[l];
+            if (c >= C) continue;
+            int64_t wsum = 0;
+            for (int64_t t = 0; t < h.k; ++t) wsum += filter[t * C + c];
+            const int64_t b = (bias ? (int64_t)bias[c] : 0) - (int64_t)g->input_zero_point * wsum;
+            hb[l] = (int32_t)(uint32_t)(uint64_t)b;
+            hb[cr + l] = mult[c];
+            hb[2 * cr + l] = shift[c] > 0 ? shift[c] : 0;
+            hb[3 * cr + l] = shift[c] > 0 ? 0 : -shift[c];
+            for (int64_t t = 0; t < h.k; ++t) w[((t / tr) * cr + l) * tr + (t % tr)] = filter[t * C + c];
+        }
+    }
+    memset(base + h.zp_row_offset, (int8_t)g->input_zero_point, (size_t)g->in_c);
+    memcpy(packed, &h, sizeof h);
+    return EMBER_OK;
+}
+
+typedef struct {
+    const ember_qpack_header *h;
+    const ember_dwconv_ukernel *uk;
+    const uint8_t *blocks;
+    const int8_t *zp_row;
+    const int8_t *input;
+    int8_t *output;
+    uint8_t *scratch;
+    int64_t pixels;
+} ember_qdw_job;
+
+static void ember_qdw_task(void *ctx, int task, int ntasks) {
+    const ember_qdw_job *j = (const ember_qdw_job *)ctx;
+    const ember_conv_geom *g = &j->h->g;
+    const int64_t p0 = j->pixels * task / ntasks, p1 = j->pixels * (task + 1) / ntasks;
+    const int8_t **taps = (const int8_t **)(void *)(j->scratch + (size_t)task * (size_t)j->h->scratch_per_thread);
+    const int64_t hw = (int64_t)g->out_h * g->out_w;
+    const size_t C = (size_t)g->in_c;
+    for (int64_t t = j->h->k; t < j->h->kp; ++t) taps[t] = j->zp_row;
+    for (int64_t p = p0; p < p1; ++p) {
+        const int64_t b = p / hw, r = p % hw;
+        const int32_t oy = (int32_t)(r / g->out_w), ox = (int32_t)(r % g->out_w);
+        const int32_t iy0 = oy * g->stride_h - g->pad_top, ix0 = ox * g->stride_w - g->pad_left;
+        const int8_t *img = j->input + (size_t)b * g->in_h * g->in_w * C;
+        int t = 0;
+        for (int32_t ky = 0; ky < g->kernel_h; ++ky) {
+            const int32_t iy = iy0 + ky * g->dilation_h;
+            for (int32_t kx = 0; kx < g->kernel_w; ++kx, ++t) {
+                const int32_t ix = ix0 + kx * g->dilation_w;
+                taps[t] = (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
+                              ? j->zp_row
+                              : img + ((size_t)iy * g->in_w + ix) * C;
+            }
+        }
+        j->uk->run(C, (size_t)j->h->kp, taps, j->blocks, j->output + (size_t)p * C, &g->os);
+    }
+}
+
+ember_status ember_qdw_run(const void *packed, const int8_t *input, int8_t *output, void *scratch,
+                           size_t scratch_bytes, ember_threadpool *pool) {
+    const ember_qpack_header *h = ember_qpack_header_of(packed, EMBER_KERNEL_DWCONV);
+    if (!h || !input || !output) return EMBER_ERR_ARG;
+    const ember_dwconv_ukernel *uk =
+        (const ember_dwconv_ukernel *)ember_kernel_variant(EMBER_KERNEL_DWCONV, (ember_isa)h->isa);
+    if (!uk || !ember_isa_available((ember_isa)h->isa)) return EMBER_ERR_UNSUPPORTED;
+    const int64_t per = h->scratch_per_thread;
+    if (!scratch || scratch_bytes < (size_t)per) return EMBER_ERR_NO_MEMORY;
+    int threads = ember_threadpool_size(pool);
+    if ((int64_t)scratch_bytes / per < threads) threads = (int)((int64_t)scratch_bytes / per);
+    ember_qdw_job j;
+    j.h = h;
+    j.uk = uk;
+    j.blocks = (const uint8_t *)packed + h->blocks_offset;
+    j.zp_row = (const int8_t *)packed + h->zp_row_offset;
+    j.input = input;
+    j.output = output;
+    j.scratch = (uint8_t *)scratch;
+    j.pixels = (int64_t)h->g.batch * h->g.out_h * h->g.out_w;
+    int ntasks = threads < j.pixels ? threads : (int)j.pixels;
+    ember_threadpool_run(ntasks > 1 ? pool : NULL, ember_qdw_task, &j, ntasks);
+    return EMBER_OK;
+}

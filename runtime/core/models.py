@@ -1,0 +1,213 @@
+"""A model the core serves: loading, input building from readings, batched inference, outputs.
+
+`ServedModel` wraps a `runtime.load()` model with the route of core.toml that
+says which payload values feed it. It turns readings into the model's int8
+input (features/channels -> normalise -> quantize), runs them (several at a
+time when the model's batch dimension allows) and turns outputs into results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EmberError
+from ..quant import dequantize, quantize
+from .config import ModelRoute
+from .payload import BadInput, Reading
+
+
+class ModelLoadError(EmberError):
+    """A configured model cannot be loaded or does not fit its route."""
+
+
+def default_loader(path: str):
+    import runtime
+    return runtime.load(path)
+
+
+def _sidecar(path: str) -> dict:
+    side = Path(path).with_suffix(".json")
+    if not side.is_file():
+        return {}
+    try:
+        data = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(f"{side}: unreadable model description: {e}") from None
+    return data if isinstance(data, dict) else {}
+
+
+class LatencyWindow:
+    """Last N latencies (seconds) for p50/p99."""
+
+    def __init__(self, size: int = 2048):
+        self._d = deque(maxlen=size)
+        self._lock = threading.Lock()
+
+    def add_many(self, values) -> None:
+        with self._lock:
+            self._d.extend(values)
+
+    def percentiles(self) -> tuple[float, float]:
+        with self._lock:
+            if not self._d:
+                return 0.0, 0.0
+            a = np.fromiter(self._d, float)
+        return float(np.percentile(a, 50)), float(np.percentile(a, 99))
+
+
+class ServedModel:
+    def __init__(self, route: ModelRoute, model, version: str = "", meta: dict | None = None):
+        self.route = route
+        self.name = route.name
+        self.model = model
+        meta = meta or {}
+        self.version = version or route.version or str(meta.get("version", "")) or "0"
+        self.labels = list(route.labels or meta.get("labels", []))
+        self.features = list(route.features or meta.get("features", []))
+        self.channels = list(route.channels or meta.get("channels", []))
+        mean = route.mean or meta.get("mean", [])
+        std = route.std or meta.get("std", [])
+        self.threshold = float(meta.get("threshold", route.threshold)) if "threshold" in meta and \
+            route.threshold == 0.5 else route.threshold
+        inp = model.inputs[0]
+        self.in_shape = tuple(int(d) for d in inp.shape)
+        self.in_dtype = np.dtype(getattr(inp, "dtype", "int8"))
+        self.in_scale, self.in_zp = float(inp.scale), int(inp.zero_point)
+        if self.in_dtype != np.int8:
+            raise ModelLoadError(f"model {self.name}: input dtype {self.in_dtype} is not int8")
+        self.batch = self.in_shape[0] if len(self.in_shape) > 1 and self.in_shape[0] > 0 else 1
+        self.sample_shape = self.in_shape[1:] if len(self.in_shape) > 1 else self.in_shape
+        self.size = int(math.prod(self.sample_shape))
+        out = model.outputs[0]
+        self.out_name = getattr(out, "name", None)
+        self.out_scale, self.out_zp = float(out.scale), int(out.zero_point)
+        self.mean = self._norm(mean, "mean", 0.0)
+        self.std = self._norm(std, "std", 1.0)
+        self.requests = 0
+        self.errors = 0
+        self.latency = LatencyWindow()
+        self.infer_time = LatencyWindow()
+
+    def _norm(self, values, key: str, neutral: float):
+        if not values:
+            return None
+        if len(values) not in (1, self.size):
+            raise ModelLoadError(f"model {self.name}: {key} has {len(values)} values, input has {self.size}")
+        a = np.asarray(values, np.float32)
+        return None if np.all(a == neutral) else a
+
+    @classmethod
+    def load(cls, route: ModelRoute, loader=default_loader) -> "ServedModel":
+        path = Path(route.path)
+        if not path.is_file():
+            raise ModelLoadError(f"model {route.name}: file not found: {path}")
+        try:
+            model = loader(str(path))
+        except EmberError as e:
+            raise ModelLoadError(f"model {route.name}: {e}") from None
+        meta = _sidecar(str(path))
+        version = route.version or str(meta.get("version", "")) or \
+            hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        return cls(route, model, version, meta)
+
+    # ---- input
+    def vector(self, r: Reading) -> np.ndarray:
+        """One reading -> the model's int8 input (flat)."""
+        if r.vector is not None:
+            v = r.vector
+            if v.size != self.size:
+                raise BadInput("wrong_size", f"model {self.name} expects {self.size} values, got {v.size}")
+            if r.quantized:
+                return v.astype(np.int8, copy=False)
+            return self._quantize(v)
+        parts = []
+        f, ch = r.f or {}, r.ch or {}
+        names_f = self.features or ([] if self.channels else sorted(f))
+        names_c = self.channels or ([] if self.features else sorted(ch))
+        for name in names_f:
+            v = f.get(name, ch.get(name))
+            if v is None:
+                raise BadInput("missing_value", f"model {self.name}: payload has no feature {name!r}")
+            parts.append(v)
+        for name in names_c:
+            w = ch.get(name, f.get(name))
+            if w is None:
+                raise BadInput("missing_value", f"model {self.name}: payload has no channel {name!r}")
+            parts.append(w)
+        try:
+            flat = [np.asarray(p, np.float32).ravel() for p in parts]
+        except (TypeError, ValueError):
+            raise BadInput("bad_payload", f"model {self.name}: values must be numbers or lists of numbers") from None
+        v = np.concatenate(flat) if flat else np.zeros(0, np.float32)
+        if v.size != self.size:
+            raise BadInput("wrong_size", f"model {self.name} expects {self.size} values, got {v.size}")
+        if not np.all(np.isfinite(v)):
+            raise BadInput("bad_payload", f"model {self.name}: values must be finite numbers")
+        return self._quantize(v)
+
+    def _quantize(self, v: np.ndarray) -> np.ndarray:
+        v = v.astype(np.float32, copy=False)
+        if self.mean is not None:
+            v = v - self.mean
+        if self.std is not None:
+            v = v / self.std
+        return quantize(v, self.in_scale, self.in_zp, "int8")
+
+    # ---- inference
+    def run(self, xs: np.ndarray) -> np.ndarray:
+        """xs: (k, size) int8 -> raw int8 outputs (k, out_size)."""
+        k = xs.shape[0]
+        outs = []
+        b = self.batch
+        for i in range(0, k, b):
+            chunk = xs[i:i + b]
+            n = chunk.shape[0]
+            if n < b:  # pad the last batch of a fixed-batch model
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], b - n, 0)])
+            y = self.model.infer(np.ascontiguousarray(chunk.reshape(self.in_shape)))
+            if isinstance(y, dict):
+                y = y[self.out_name] if self.out_name in y else next(iter(y.values()))
+            y = np.asarray(y).reshape(b, -1)
+            outs.append(y[:n])
+        return np.concatenate(outs) if len(outs) > 1 else outs[0]
+
+    def interpret(self, raw: np.ndarray) -> list[dict]:
+        """Raw outputs (k, m) -> result fields: outputs (dequantized), label, score."""
+        deq = dequantize(raw, self.out_scale, self.out_zp)
+        res = []
+        m = deq.shape[1]
+        for row in deq:
+            outs = [round(float(x), 6) for x in row]
+            if m == 1:
+                score = outs[0]
+                label = (self.labels[1] if score >= self.threshold else self.labels[0]) \
+                    if len(self.labels) >= 2 else None
+            else:
+                i = int(np.argmax(row))
+                score = outs[i]
+                label = self.labels[i] if i < len(self.labels) else str(i)
+            r = {"outputs": outs, "score": score}
+            if label is not None:
+                r["label"] = label
+            res.append(r)
+        return res
+
+    def describe(self) -> dict:
+        p50, p99 = self.latency.percentiles()
+        i50, i99 = self.infer_time.percentiles()
+        return {"name": self.name, "version": self.version, "requests": self.requests, "errors": self.errors,
+                "latency_ms_p50": round(p50 * 1e3, 3), "latency_ms_p99": round(p99 * 1e3, 3),
+                "infer_ms_p50": round(i50 * 1e3, 3), "infer_ms_p99": round(i99 * 1e3, 3),
+                "input_shape": list(self.in_shape), "path": self.route.path}
+
+
+def now() -> float:
+    return time.monotonic()

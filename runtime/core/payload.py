@@ -1,0 +1,110 @@
+"""Node data payloads: the JSON form of DESIGN.md and a compact batched binary form.
+
+JSON (one reading per message):
+    {"seq": 17, "t": 123456, "ch": {"accel": [..window..], "temp": 21.5}, "f": {"rms": 0.12}}
+
+Binary, version 1 (many readings per message; the first byte is never `{`):
+    offset 0  u8   version = 0xE1
+    offset 1  u8   dtype: 0 = int8 (already the model's quantized input), 1 = float32
+    offset 2  u16  count of records (little endian)
+    offset 4  u16  n values per record
+    then count records of:  u32 seq, u32 t (ms since boot), n values of dtype
+Binary values are the model input vector itself, in the order the route's
+features/channels name them.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import EmberError
+
+BINARY_V1 = 0xE1
+DTYPE_INT8, DTYPE_FLOAT32 = 0, 1
+_HEADER = struct.Struct("<BBHH")
+_NP_DTYPES = {DTYPE_INT8: np.dtype("i1"), DTYPE_FLOAT32: np.dtype("<f4")}
+
+
+class BadInput(EmberError, ValueError):
+    """A node message that cannot be used; `kind` is the counter it increments."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass
+class Reading:
+    """One reading of one node: either named values (JSON) or a ready vector (binary)."""
+    seq: int
+    t: int
+    f: dict | None = None
+    ch: dict | None = None
+    vector: np.ndarray | None = None   # binary form: float32 or int8 values
+    quantized: bool = False
+
+
+def decode(payload: bytes) -> list[Reading]:
+    """Parse one MQTT payload into readings; raises BadInput with a reason."""
+    if not payload:
+        raise BadInput("bad_payload", "empty payload")
+    if payload[0] == BINARY_V1:
+        return _decode_binary(payload)
+    try:
+        msg = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadInput("bad_json", f"malformed JSON: {e}") from None
+    if not isinstance(msg, dict):
+        raise BadInput("bad_payload", "JSON payload must be an object")
+    seq, t = msg.get("seq", -1), msg.get("t", 0)
+    if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(t, (int, float)) or isinstance(t, bool):
+        raise BadInput("bad_payload", "'seq' must be an integer and 't' a number")
+    f, ch = msg.get("f", {}), msg.get("ch", {})
+    if not isinstance(f, dict) or not isinstance(ch, dict):
+        raise BadInput("bad_payload", "'f' and 'ch' must be objects")
+    if not f and not ch:
+        raise BadInput("bad_payload", "payload has neither 'f' nor 'ch' values")
+    return [Reading(seq, int(t), f=f, ch=ch)]
+
+
+def _decode_binary(payload: bytes) -> list[Reading]:
+    if len(payload) < _HEADER.size:
+        raise BadInput("bad_payload", "binary payload shorter than its header")
+    _, dt, count, n = _HEADER.unpack_from(payload)
+    if dt not in _NP_DTYPES:
+        raise BadInput("bad_payload", f"binary payload has unknown dtype code {dt}")
+    rec = np.dtype([("seq", "<u4"), ("t", "<u4"), ("x", _NP_DTYPES[dt], (n,))])
+    want = _HEADER.size + count * rec.itemsize
+    if len(payload) != want:
+        raise BadInput("wrong_size", f"binary payload is {len(payload)} bytes, header says {want}")
+    arr = np.frombuffer(payload, rec, count, _HEADER.size)
+    quant = dt == DTYPE_INT8
+    xs = arr["x"]
+    return [Reading(int(s), int(t), vector=xs[i], quantized=quant)
+            for i, (s, t) in enumerate(zip(arr["seq"].tolist(), arr["t"].tolist()))]
+
+
+def encode_binary(seqs, ts, values: np.ndarray) -> bytes:
+    """Pack readings (values: shape (count, n), float32 or int8) as binary version 1."""
+    values = np.ascontiguousarray(values)
+    if values.ndim != 2:
+        raise ValueError("values must have shape (count, n)")
+    dt = DTYPE_INT8 if values.dtype == np.int8 else DTYPE_FLOAT32
+    count, n = values.shape
+    rec = np.dtype([("seq", "<u4"), ("t", "<u4"), ("x", _NP_DTYPES[dt], (n,))])
+    arr = np.empty(count, rec)
+    arr["seq"], arr["t"], arr["x"] = seqs, ts, values
+    return _HEADER.pack(BINARY_V1, dt, count, n) + arr.tobytes()
+
+
+def encode_json(seq: int, t: int, ch: dict | None = None, f: dict | None = None) -> bytes:
+    msg = {"seq": seq, "t": t}
+    if ch:
+        msg["ch"] = ch
+    if f:
+        msg["f"] = f
+    return json.dumps(msg, separators=(",", ":")).encode()

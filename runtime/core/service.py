@@ -1,0 +1,506 @@
+"""The core service: MQTT ingest -> routing -> batched inference -> results, liveness, status.
+
+Threads:
+  * paho's network thread: `_on_message` only appends (node, payload, time, mid)
+    to an in-memory inbox (bounded: beyond `queue_limit` the oldest is dropped
+    and counted) and wakes the worker;
+  * the worker: drains everything that has arrived, decodes it, groups readings
+    per model, runs each group as one batch, publishes results, then
+    acknowledges the node messages (manual PUBACK, so a QoS 1 message the
+    core had not finished is redelivered by the broker after a crash);
+  * the housekeeper: publishes the retained core status every
+    `status_interval_s` seconds.
+Nothing a node sends can stop the service: every failure is counted under a
+named counter and logged (rate-limited).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections import defaultdict, deque
+
+import numpy as np
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ..errors import EmberError
+from .config import CoreConfig
+from .local_broker import start_local_broker
+from .models import ModelLoadError, ServedModel, default_loader
+from .payload import BadInput, decode
+
+log = logging.getLogger("ember.core")
+
+COUNTERS = ("received", "readings", "results", "bad_json", "bad_payload", "wrong_size", "missing_value",
+            "unknown_node", "inference_error", "queue_overflow", "publish_error", "uplink_rejected",
+            "internal_error")
+
+
+def topics(prefix: str) -> dict:
+    return {
+        "data": f"{prefix}/nodes/+/data",
+        "status": f"{prefix}/nodes/+/status",
+        "ack": f"{prefix}/nodes/+/config/ack",
+    }
+
+
+class NodeState:
+    __slots__ = ("online", "last_seen", "msgs", "rate", "_last_count", "config_ack")
+
+    def __init__(self):
+        self.online = None          # None: never announced; True/False from retained status / LWT
+        self.last_seen = 0.0        # wall clock seconds
+        self.msgs = 0
+        self.rate = 0.0
+        self._last_count = 0
+        self.config_ack = None
+
+    def describe(self) -> dict:
+        return {"online": self.online, "last_seen": round(self.last_seen, 3), "msgs": self.msgs,
+                "msgs_per_s": round(self.rate, 2), "config_ack": self.config_ack}
+
+
+class _RateLimitedLog:
+    def __init__(self):
+        self._n = defaultdict(int)
+
+    def __call__(self, kind: str, msg: str, *args) -> None:
+        n = self._n[kind] = self._n[kind] + 1
+        if n <= 10 or n % 1000 == 0:
+            log.warning("[%s #%d] " + msg, kind, n, *args)
+
+
+class Core:
+    """One core worker. `Core(cfg).start()`, then `.stop()`; or `.run()` to block."""
+
+    def __init__(self, cfg: CoreConfig, loader=default_loader, result_hook=None, extensions: bool = True):
+        self.cfg = cfg
+        self.loader = loader
+        self.result_hook = result_hook          # called with (topic, dict) for every result (tests, demo)
+        self.prefix = cfg.prefix
+        self.counters = {k: 0 for k in COUNTERS}
+        self.nodes: dict[str, NodeState] = {}
+        self.models: dict[str, ServedModel] = {}
+        self._route_cache: dict[str, list] = {}
+        self._inbox: deque = deque()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._gen = 0                           # connection generation (stale mids are not acked)
+        self._connected = threading.Event()
+        self._ready = threading.Event()         # connected and subscribed
+        self._sub_mid = -1
+        self._local_broker = None
+        self.broker_host, self.broker_port = cfg.broker.host, cfg.broker.port
+        self.client: mqtt.Client | None = None
+        self._warn = _RateLimitedLog()
+        self._started = 0.0
+        self._last_status = (0.0, 0)
+        self.msgs_per_s = 0.0
+        self.uplink = None                      # integrations.Uplink when [uplink] is configured
+        self.extensions = []                    # objects with .status() -> dict and .close()
+        self.attach_extensions = extensions
+        self.on_results = []                    # fn(model name, version, ok count, failed count)
+        self.on_batch = []                      # fn(ServedModel, nodes, x int8, raw outputs, seconds)
+        self._handlers = {}                     # exact topic -> callable(payload) (deployments)
+
+    # ------------------------------------------------------------ lifecycle
+    def load_models(self) -> None:
+        for route in self.cfg.models:
+            self.models[route.name] = ServedModel.load(route, self.loader)
+            m = self.models[route.name]
+            log.info("model %s version %s loaded (%s, input %s)", m.name, m.version, route.path, m.in_shape)
+        self._route_cache.clear()
+
+    def start(self) -> "Core":
+        self._started = time.time()
+        self.load_models()
+        if self.attach_extensions:
+            from . import integrations
+            integrations.attach(self)
+        if not self.cfg.broker.host:
+            b = start_local_broker(self.cfg.broker.local, self.cfg.broker.port,
+                                   data_dir=self.cfg.broker.local_data_dir or None)
+            self._local_broker = b
+            self.broker_host, self.broker_port = b.host, b.port
+            log.info("started local %s broker on %s:%d", b.kind, b.host, b.port)
+        self.client = self._make_client()
+        self.client.connect_async(self.broker_host, self.broker_port, self.cfg.broker.keepalive,
+                                  **self._connect_kwargs())
+        self.client.loop_start()
+        for target, name in ((self._work, "ember-core-worker"), (self._housekeep, "ember-core-status")):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        """True once connected and subscribed (node data sent from now on is served)."""
+        return self._ready.wait(timeout)
+
+    def stop(self) -> None:
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._wake.set()
+        for t in self._threads:
+            t.join(10)
+        if self.client is not None:
+            try:
+                if self._connected.is_set():
+                    info = self.client.publish(self.status_topic, json.dumps(self._offline()), 1, True)
+                    info.wait_for_publish(2)
+                self.client.disconnect()
+            except (RuntimeError, ValueError, OSError):
+                pass
+            self.client.loop_stop()
+        for ext in self.extensions:
+            try:
+                ext.close()
+            except Exception:
+                log.exception("closing %r failed", ext)
+        if self._local_broker is not None:
+            self._local_broker.close()
+            self._local_broker = None
+
+    def run(self) -> None:
+        """Block until interrupted (Ctrl-C / SIGTERM via KeyboardInterrupt or stop())."""
+        self.start()
+        try:
+            while not self._stop.wait(1.0):
+                pass
+        finally:
+            self.stop()
+
+    # ------------------------------------------------------------ MQTT
+    @property
+    def status_topic(self) -> str:
+        return f"{self.prefix}/cores/{self.cfg.id}/status"
+
+    def _offline(self) -> dict:
+        return {"core": self.cfg.id, "online": False, "time": round(time.time(), 3)}
+
+    def _make_client(self) -> mqtt.Client:
+        b = self.cfg.broker
+        cid = b.client_id or f"ember-core-{self.cfg.id}"
+        if b.protocol == 5:
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5,
+                            manual_ack=True)
+        else:
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv311,
+                            clean_session=False, manual_ack=True)
+        if b.username:
+            c.username_pw_set(b.username, b.password or None)
+        if b.tls_ca or b.tls_cert:
+            c.tls_set(ca_certs=b.tls_ca or None, certfile=b.tls_cert or None, keyfile=b.tls_key or None)
+        c.max_inflight_messages_set(1000)
+        c.max_queued_messages_set(0)
+        c.reconnect_delay_set(0.1, 5)
+        c.will_set(self.status_topic, json.dumps(self._offline()), 1, True)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
+        return c
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        if mid == self._sub_mid:
+            bad = [rc for rc in reason_codes if rc.is_failure]
+            if bad:
+                log.error("broker refused subscriptions: %s", bad)
+            self._ready.set()
+
+    def _connect_kwargs(self) -> dict:
+        if self.cfg.broker.protocol != 5:
+            return {}
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 7 * 24 * 3600   # keep the session (and queued data) across restarts
+        props.ReceiveMaximum = 1000
+        return {"clean_start": False, "properties": props}
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            return
+        self._gen += 1
+        t = topics(self.prefix)
+        data = t["data"]
+        if self.cfg.broker.shared_group:
+            data = f"$share/{self.cfg.broker.shared_group}/{data}"
+        subs = [(data, 1), (t["status"], 1), (t["ack"], 1)] + [(h, 1) for h in self._handlers]
+        _, self._sub_mid = client.subscribe(subs)
+        for node, conf in self.cfg.nodes.items():
+            client.publish(f"{self.prefix}/nodes/{node}/config", json.dumps(conf, sort_keys=True), 1, True)
+        self._connected.set()
+        self._publish_status()
+        log.info("connected to %s:%d (session present: %s)", self.broker_host, self.broker_port,
+                 getattr(flags, "session_present", False))
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._connected.clear()
+        self._ready.clear()
+        if not self._stop.is_set():
+            log.warning("disconnected from broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, client, userdata, msg) -> None:
+        topic = msg.topic
+        if topic.endswith("/data"):
+            inbox = self._inbox
+            if len(inbox) >= self.cfg.queue_limit:
+                inbox.popleft()
+                self.counters["queue_overflow"] += 1
+            inbox.append((topic, msg.payload, time.monotonic(), msg.mid, msg.qos, self._gen))
+            if not self._wake.is_set():
+                self._wake.set()
+            return
+        try:
+            self._on_control(topic, msg.payload)
+        except Exception:  # a control message must never kill the network thread
+            self.counters["internal_error"] += 1
+            log.exception("error handling %s", topic)
+        finally:
+            if msg.qos:
+                client.ack(msg.mid, msg.qos)
+
+    def _on_control(self, topic: str, payload: bytes) -> None:
+        handler = self._handlers.get(topic)
+        if handler is not None:
+            handler(payload)
+            return
+        parts = topic.split("/")
+        if len(parts) < 4 or parts[-3] != "nodes" and parts[-4] != "nodes":
+            return
+        if topic.endswith("/config/ack"):
+            node = parts[-3]
+            try:
+                ack = json.loads(payload)
+            except ValueError:
+                ack = payload.decode("utf-8", "replace")
+            self._node(node).config_ack = ack
+        elif topic.endswith("/status"):
+            node = parts[-2]
+            state = self._node(node)
+            text = payload.decode("utf-8", "replace").strip()
+            if text.startswith("{"):
+                try:
+                    d = json.loads(text)
+                    text = "online" if d.get("online", d.get("status") == "online") else "offline"
+                except (ValueError, AttributeError):
+                    text = ""
+            if text in ("online", "offline"):
+                state.online = text == "online"
+                state.last_seen = time.time()
+            elif payload:
+                self.counters["bad_payload"] += 1
+                self._warn("bad_payload", "node %s: status %r is neither online nor offline", node, text[:40])
+
+    def add_handler(self, topic: str, fn) -> None:
+        """Route an exact control topic to fn(payload) (subscribed on every connect)."""
+        self._handlers[topic] = fn
+        if self.client is not None and self._connected.is_set():
+            self.client.subscribe(topic, 1)
+
+    def _node(self, node: str) -> NodeState:
+        st = self.nodes.get(node)
+        if st is None:
+            st = self.nodes[node] = NodeState()
+        return st
+
+    # ------------------------------------------------------------ inference path
+    def routes_for(self, node: str) -> list:
+        r = self._route_cache.get(node)
+        if r is None:
+            r = self._route_cache[node] = [m.name for m in self.cfg.routes_for(node) if m.name in self.models]
+        return r
+
+    def replace_model(self, served: ServedModel) -> None:
+        """Atomically swap the model serving a route (the worker picks it up at its next batch)."""
+        self.models[served.name] = served
+        self._route_cache.clear()
+
+    def _bad(self, kind: str, node: str, msg: str) -> None:
+        self.counters[kind] += 1
+        self._warn(kind, "node %s: %s", node, msg)
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            if self.cfg.batch_wait_ms and self._inbox:
+                time.sleep(self.cfg.batch_wait_ms / 1000.0)
+            while self._inbox and not self._stop.is_set():
+                items = []
+                inbox = self._inbox
+                while inbox and len(items) < 4096:
+                    items.append(inbox.popleft())
+                try:
+                    self._process(items)
+                except Exception:  # keep serving whatever happens
+                    self.counters["internal_error"] += 1
+                    log.exception("internal error processing a batch of %d messages", len(items))
+                    self._ack(items)
+
+    def _process(self, items: list) -> None:
+        groups: dict[str, list] = defaultdict(list)   # model -> [(item index, reading, vector)]
+        models = dict(self.models)                     # one version per batch, even during a deployment
+        now_wall = time.time()
+        for i, (topic, payload, _, _, _, _) in enumerate(items):
+            node = topic.rsplit("/", 2)[-2]
+            self.counters["received"] += 1
+            st = self._node(node)
+            st.msgs += 1
+            st.last_seen = now_wall
+            if st.online is None:
+                st.online = True
+            routes = self.routes_for(node)
+            if not routes:
+                self._bad("unknown_node", node, "no model is configured for this node")
+                continue
+            try:
+                readings = decode(payload)
+            except BadInput as e:
+                self._bad(e.kind, node, str(e))
+                continue
+            self.counters["readings"] += len(readings)
+            for name in routes:
+                model = models[name]
+                for r in readings:
+                    try:
+                        groups[name].append((i, r, model.vector(r)))
+                    except BadInput as e:
+                        self._bad(e.kind, node, str(e))
+        results = defaultdict(list)                    # (item index, model) -> [result dict]
+        for name, rows in groups.items():
+            model = models[name]
+            for s in range(0, len(rows), model.route.max_batch):
+                chunk = rows[s:s + model.route.max_batch]
+                x = np.stack([v for _, _, v in chunk])
+                t0 = time.perf_counter()
+                try:
+                    raw = model.run(x)
+                except (EmberError, ValueError) as e:
+                    model.errors += len(chunk)
+                    self.counters["inference_error"] += len(chunk)
+                    self._warn("inference_error", "model %s: %s", name, e)
+                    for fn in self.on_results:
+                        fn(name, model.version, 0, len(chunk))
+                    continue
+                dt = time.perf_counter() - t0
+                for fn in self.on_results:
+                    fn(name, model.version, len(chunk), 0)
+                for fn in self.on_batch:
+                    try:
+                        fn(model, [items[i][0].rsplit("/", 2)[-2] for i, _, _ in chunk], x, raw, dt)
+                    except Exception:
+                        log.exception("batch hook failed")
+                model.infer_time.add_many([dt / len(chunk)] * min(len(chunk), 8))
+                model.requests += len(chunk)
+                for (i, r, _), res in zip(chunk, model.interpret(raw)):
+                    res["seq"], res["t"] = r.seq, r.t
+                    results[(i, name)].append(res)
+        self._publish_results(items, results, models)
+        self._ack(items)
+
+    def _publish_results(self, items: list, results: dict, models: dict) -> None:
+        qos = self.cfg.result_qos
+        done = time.monotonic()
+        outgoing = []
+        for (i, name), rows in results.items():
+            topic, payload, t_recv, _, _, _ = items[i]
+            node = topic.rsplit("/", 2)[-2]
+            model = models[name]
+            lat = done - t_recv
+            model.latency.add_many((lat,))
+            out_topic = f"{self.prefix}/results/{name}/{node}"
+            # rid: the same node message always gives the same id, so a receiver can drop the
+            # duplicates a redelivery (core crash before the PUBACK) produces.
+            if len(rows) == 1 and payload[:1] == b"{":
+                msg = {"node": node, "model": name, "version": model.version, **rows[0],
+                       "latency_ms": round(lat * 1e3, 3),
+                       "rid": f"{node}:{name}:{rows[0]['t']}:{rows[0]['seq']}"}
+            else:
+                msg = {"node": node, "model": name, "version": model.version, "results": rows,
+                       "latency_ms": round(lat * 1e3, 3),
+                       "rid": f"{node}:{name}:{rows[0]['t']}:{rows[0]['seq']}+{len(rows)}"}
+            data = json.dumps(msg, separators=(",", ":"))
+            self.counters["results"] += len(rows)
+            outgoing.append((out_topic, msg, data))
+        if self.uplink is not None and outgoing:    # durable before the node message is acknowledged
+            self.uplink.put([(t, d.encode(), 1) for t, _, d in outgoing])
+        for out_topic, msg, data in outgoing:
+            try:
+                info = self.client.publish(out_topic, data, qos)
+                if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+                    self.counters["publish_error"] += 1
+            except (ValueError, RuntimeError) as e:
+                self.counters["publish_error"] += 1
+                self._warn("publish_error", "%s: %s", out_topic, e)
+            if self.result_hook is not None:
+                self.result_hook(out_topic, msg)
+
+    def _ack(self, items: list) -> None:
+        gen = self._gen
+        client = self.client
+        for _, _, _, mid, qos, g in items:
+            if qos and g == gen:
+                try:
+                    client.ack(mid, qos)
+                except (ValueError, RuntimeError, OSError):
+                    pass
+
+    # ------------------------------------------------------------ status
+    def snapshot(self) -> dict:
+        now_wall = time.time()
+        outbox = None
+        ext = {}
+        for e in self.extensions:
+            try:
+                ext.update(e.status())
+            except Exception:
+                log.exception("status of %r failed", e)
+        if "outbox" in ext:
+            outbox = ext.pop("outbox")
+        return {
+            "core": self.cfg.id, "online": True, "time": round(now_wall, 3),
+            "uptime_s": round(now_wall - self._started, 1), "pid": os.getpid(),
+            "broker": f"{self.broker_host}:{self.broker_port}",
+            "msgs_per_s": round(self.msgs_per_s, 2), "queue": len(self._inbox),
+            "counters": dict(self.counters),
+            "nodes": {n: s.describe() for n, s in sorted(self.nodes.items())},
+            "models": [m.describe() for m in self.models.values()],
+            "outbox": outbox, **ext,
+        }
+
+    def _update_rates(self) -> None:
+        now = time.monotonic()
+        last_t, last_n = self._last_status
+        n = self.counters["received"]
+        if last_t:
+            dt = max(now - last_t, 1e-6)
+            self.msgs_per_s = (n - last_n) / dt
+            for st in list(self.nodes.values()):
+                st.rate = (st.msgs - st._last_count) / dt
+                st._last_count = st.msgs
+        self._last_status = (now, n)
+
+    def _publish_status(self) -> None:
+        if self.client is None or not self._connected.is_set():
+            return
+        try:
+            self.client.publish(self.status_topic, json.dumps(self.snapshot(), separators=(",", ":")), 1, True)
+        except (ValueError, RuntimeError) as e:
+            log.warning("cannot publish status: %s", e)
+
+    def _housekeep(self) -> None:
+        interval = self.cfg.status_interval_s
+        while not self._stop.wait(interval):
+            self._update_rates()
+            self._publish_status()
+
+
+__all__ = ["Core", "ModelLoadError"]

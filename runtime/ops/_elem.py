@@ -1,0 +1,124 @@
+"""Helpers shared by the elementwise / shape op builders (ADD, MUL, SOFTMAX, ...).
+
+Validation helpers raise through ``op.fail`` so every message names the operator.
+Quantization scales are float32 in the model; TFLite's Prepare functions use
+them as float (and promote to double where the C++ does), so we read them back
+as exact float32 values.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from .base import OpContext, Tensor
+
+# enum ActivationFunctionType (schema.fbs)
+_ACT_BY_CODE = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
+
+
+def activation(op: OpContext, key: str = "fused_activation_function") -> str:
+    """The operator's fused activation as a schema name (accepts names or enum codes)."""
+    v = op.options.get(key, "NONE") if op.options else "NONE"
+    if v is None:
+        return "NONE"
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        if int(v) not in _ACT_BY_CODE:
+            op.fail(f"unknown fused activation code {int(v)}")
+        return _ACT_BY_CODE[int(v)]
+    if isinstance(v, str) and v.upper() in _ACT_BY_CODE.values():
+        return v.upper()
+    op.fail(f"unknown fused activation {v!r}")
+
+
+def option(op: OpContext, key: str, default=None):
+    return op.options.get(key, default) if op.options else default
+
+
+def f32(x) -> float:
+    """x rounded to float32, as a Python float (exact)."""
+    return float(np.float32(x))
+
+
+def count_io(op: OpContext, n_in, n_out: int = 1) -> None:
+    """Check the operator's input/output counts (n_in: int or (min, max))."""
+    lo, hi = (n_in, n_in) if isinstance(n_in, int) else n_in
+    n = len(op.inputs)
+    if not lo <= n <= hi:
+        want = str(lo) if lo == hi else f"{lo}..{hi}"
+        op.fail(f"expects {want} inputs, got {n}")
+    if len(op.outputs) != n_out:
+        op.fail(f"expects {n_out} output(s), got {len(op.outputs)}")
+    for i, t in enumerate(op.inputs[:lo]):
+        if t is None:
+            op.fail(f"input {i} is missing")
+
+
+def require_dtype(op: OpContext, t: Tensor, dtypes, what: str) -> None:
+    if isinstance(dtypes, str):
+        dtypes = (dtypes,)
+    if t.dtype not in dtypes:
+        op.fail(f"{what} {t.describe()} must be {' or '.join(dtypes)}, got {t.dtype}")
+
+
+def require_activation(op: OpContext, t: Tensor, what: str) -> None:
+    if t.is_const:
+        op.fail(f"{what} {t.describe()} must not be a constant (constant folding is not supported)")
+
+
+def qparams(op: OpContext, t: Tensor, what: str) -> tuple[float, int]:
+    """Per-tensor (scale, zero_point) of an int8 tensor, validated."""
+    if t.scale.size == 0 or t.zero_point.size == 0:
+        op.fail(f"{what} {t.describe()} has no quantization parameters")
+    if t.scale.size != 1 or t.zero_point.size != 1:
+        op.fail(f"{what} {t.describe()} must be quantized per tensor, "
+                f"got {t.scale.size} scales / {t.zero_point.size} zero points")
+    scale = f32(t.scale[0])
+    zp = int(t.zero_point[0])
+    if not (math.isfinite(scale) and scale > 0.0):
+        op.fail(f"{what} {t.describe()} has invalid scale {scale!r} (must be finite and > 0)")
+    if not -128 <= zp <= 127:
+        op.fail(f"{what} {t.describe()} has zero point {zp} outside the int8 range")
+    return scale, zp
+
+
+def broadcast_shape(op: OpContext, a: tuple, b: tuple) -> Optional[tuple]:
+    """NumPy/TFLite broadcast of two shapes; fails with a clear message."""
+    nd = max(len(a), len(b))
+    pa = (1,) * (nd - len(a)) + tuple(a)
+    pb = (1,) * (nd - len(b)) + tuple(b)
+    out = []
+    for i, (x, y) in enumerate(zip(pa, pb)):
+        if x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        else:
+            op.fail(f"input shapes {list(a)} and {list(b)} do not broadcast (dim {i}: {x} vs {y})")
+    return tuple(out)
+
+
+def require_same_shape(op: OpContext, t: Tensor, shape: tuple, what: str) -> None:
+    if tuple(t.shape) != tuple(shape):
+        op.fail(f"{what} {t.describe()} must have shape {list(shape)}")
+
+
+def activation_range_f32(op: OpContext, act: str, scale: float, zero_point: int) -> tuple[int, int]:
+    """TFLite CalculateActivationRangeQuantized for int8: f / scale in float, roundf."""
+    def q(v: float) -> int:
+        r = float(np.float32(v) / np.float32(scale))  # the float division TFLite does
+        r = math.copysign(math.floor(abs(r) + 0.5), r)  # roundf, exact in double
+        if not (-2.0**31 <= r <= 2.0**31 - 1):
+            op.fail(f"fused activation {act}: output scale {scale!r} overflows int32")
+        return zero_point + int(r)
+
+    if act == "NONE":
+        return -128, 127
+    if act == "RELU":
+        return max(-128, q(0.0)), 127
+    if act == "RELU6":
+        return max(-128, q(0.0)), min(127, q(6.0))
+    if act == "RELU_N1_TO_1":
+        return max(-128, q(-1.0)), min(127, q(1.0))
+    op.fail(f"fused activation {act} is not supported for int8 (only NONE, RELU, RELU6, RELU_N1_TO_1)")

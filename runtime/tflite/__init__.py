@@ -1,0 +1,1 @@
+"""TFLite flatbuffer support: schema constants, writer (and the reader)."""

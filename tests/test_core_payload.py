@@ -1,0 +1,39 @@
+"""Node payload decoding: JSON and the batched binary form (runtime/core/payload.py)."""
+
+import numpy as np
+import pytest
+
+from runtime.core.payload import BadInput, decode, encode_binary, encode_json
+
+
+def test_json_reading():
+    (r,) = decode(encode_json(7, 1234, ch={"vib": [1.0, 2.0]}, f={"rms": 0.5}))
+    assert (r.seq, r.t, r.ch, r.f) == (7, 1234, {"vib": [1.0, 2.0]}, {"rms": 0.5})
+
+
+def test_binary_round_trip_float_and_int8():
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    rs = decode(encode_binary([5, 6, 7], [10, 20, 30], x))
+    assert [r.seq for r in rs] == [5, 6, 7] and [r.t for r in rs] == [10, 20, 30]
+    assert np.array_equal(np.stack([r.vector for r in rs]), x) and not rs[0].quantized
+    q = np.array([[-128, 127], [0, 1]], np.int8)
+    rs = decode(encode_binary([1, 2], [0, 0], q))
+    assert rs[0].quantized and np.array_equal(np.stack([r.vector for r in rs]), q)
+
+
+@pytest.mark.parametrize("payload, kind", [
+    (b"", "bad_payload"),
+    (b"{not json", "bad_json"),
+    (b"\xff\xfe", "bad_json"),
+    (b"[1, 2]", "bad_payload"),
+    (b'{"seq": "x", "f": {"a": 1}}', "bad_payload"),
+    (b'{"seq": 1, "f": [1]}', "bad_payload"),
+    (b'{"seq": 1}', "bad_payload"),
+    (b"\xe1\x01", "bad_payload"),
+    (b"\xe1\x07\x01\x00\x01\x00", "bad_payload"),
+    (encode_binary([1], [1], np.zeros((1, 4), np.float32))[:-1], "wrong_size"),
+])
+def test_bad_payloads_have_a_kind_and_reason(payload, kind):
+    with pytest.raises(BadInput) as e:
+        decode(payload)
+    assert e.value.kind == kind and str(e.value)

@@ -1,0 +1,261 @@
+"""The core service against a real Mosquitto on 127.0.0.1 (runtime/core/service.py)."""
+
+import json
+import threading
+import time
+
+import numpy as np
+import paho.mqtt.client as mqtt
+import pytest
+
+from tests.core_models import KWS, load_model
+from tests.mqtt_broker import mqtt_broker  # noqa: F401  (fixture)
+from runtime.core.config import parse_config
+from runtime.core.payload import encode_binary, encode_json
+from runtime.core.service import Core
+from runtime.quant import dequantize, quantize
+
+pytestmark = pytest.mark.skipif(not KWS.is_file(), reason=f"{KWS} not found")
+
+
+@pytest.fixture(autouse=True)
+def _data_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))   # the core's data_dir (deployments store)
+
+
+class Results:
+    """Collects what the core produced (result_hook), keyed by (node, seq)."""
+
+    def __init__(self):
+        self.by_key = {}
+        self.count = 0
+        self.cond = threading.Condition()
+
+    def __call__(self, topic, msg):
+        with self.cond:
+            rows = msg["results"] if "results" in msg else [msg]
+            for r in rows:
+                self.by_key.setdefault((msg["node"], r["seq"]), []).append((topic, msg, r))
+                self.count += 1
+            self.cond.notify_all()
+
+    def wait_keys(self, keys, timeout=30.0):
+        keys = set(keys)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not keys <= self.by_key.keys():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.cond.wait(left)
+            return keys - self.by_key.keys()
+
+
+def make_core(broker, results=None, broker_cfg=None, **core):
+    cfg = parse_config({
+        "core": {"id": core.pop("id", "c1"), "status_interval_s": 0.3, **core},
+        "broker": {"host": broker.host, "port": broker.port, **(broker_cfg or {})},
+        "models": [{"name": "kws", "path": str(KWS), "nodes": ["n*"], "channels": ["mfcc"]}],
+        "nodes": {"n1": {"config": {"period_ms": 500, "v": 1}}},
+    })
+    c = Core(cfg, loader=load_model, result_hook=results)
+    c.start()
+    assert c.wait_connected(10)
+    return c
+
+
+def node_client(broker, cid, will=None):
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, clean_session=True)
+    if will:
+        c.will_set(*will)
+    c.reconnect_delay_set(0.1, 1)
+    c.connect(broker.host, broker.port, 10)
+    c.loop_start()
+    return c
+
+
+def stop(*clients):
+    for c in clients:
+        c.disconnect()
+        c.loop_stop()
+
+
+def wait_for(cond, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+def test_results_equal_direct_inference(mqtt_broker):
+    res = Results()
+    core = make_core(mqtt_broker, res)
+    model = load_model(KWS)
+    spec = model.inputs[0]
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 25, (24, 490)).astype(np.float32)
+    pub = node_client(mqtt_broker, "n1")
+    try:
+        for i in range(8):                              # JSON, one reading per message
+            pub.publish("ember/nodes/n1/data", encode_json(i, i, ch={"mfcc": x[i].tolist()}), 1)
+        pub.publish("ember/nodes/n2/data", encode_binary(range(8, 16), range(8), x[8:16]), 1)  # float batch
+        q = quantize(x[16:], spec.scale, spec.zero_point)
+        pub.publish("ember/nodes/n3/data", encode_binary(range(16, 24), range(8), q), 1)       # int8 batch
+        keys = [("n1", i) for i in range(8)] + [("n2", i) for i in range(8, 16)] + [("n3", i) for i in range(16, 24)]
+        assert res.wait_keys(keys) == set()
+        out = model.outputs[0]
+        for node, i in keys:
+            (topic, msg, r), = res.by_key[(node, i)]
+            xq = quantize(x[i], spec.scale, spec.zero_point).reshape(spec.shape)
+            want = dequantize(np.asarray(model.infer(xq)).reshape(-1), out.scale, out.zero_point)
+            assert topic == f"ember/results/kws/{node}"
+            assert r["outputs"] == [round(float(v), 6) for v in want], (node, i)
+            assert r["label"] == str(int(np.argmax(want)))
+            assert msg["model"] == "kws" and msg["version"] and msg["latency_ms"] >= 0
+        assert core.counters["results"] == 24 and core.counters["internal_error"] == 0
+    finally:
+        stop(pub)
+        core.stop()
+
+
+def test_results_are_published_on_the_broker(mqtt_broker):
+    core = make_core(mqtt_broker)
+    got = []
+    sub = node_client(mqtt_broker, "listener")
+    sub.on_message = lambda c, u, m: got.append((m.topic, json.loads(m.payload)))
+    sub.subscribe("ember/results/#", 1)
+    pub = node_client(mqtt_broker, "n1")
+    try:
+        time.sleep(0.3)
+        pub.publish("ember/nodes/n1/data", encode_json(41, 5, ch={"mfcc": [1.0] * 490}), 1)
+        assert wait_for(lambda: got)
+        topic, msg = got[0]
+        assert topic == "ember/results/kws/n1"
+        assert {"node", "seq", "t", "model", "version", "outputs", "label", "score", "latency_ms"} <= msg.keys()
+        assert (msg["node"], msg["seq"], msg["t"]) == ("n1", 41, 5)
+    finally:
+        stop(sub, pub)
+        core.stop()
+
+
+def test_bad_input_is_counted_and_the_service_keeps_running(mqtt_broker):
+    res = Results()
+    core = make_core(mqtt_broker, res)
+    pub = node_client(mqtt_broker, "n1")
+    bad = [
+        ("n1", b"{not json"),                                                   # bad_json
+        ("n1", b"\x00\x01\x02"),                                                # bad_json
+        ("n1", b'{"seq": 1, "ch": {"mfcc": [1, 2, 3]}}'),                       # wrong_size
+        ("n1", b'{"seq": 2, "ch": {"other": [1, 2, 3]}}'),                      # missing_value
+        ("n1", b'{"seq": 3, "ch": {"mfcc": ["a"]}}'),                           # bad_payload
+        ("n1", b'[1]'),                                                         # bad_payload
+        ("n1", encode_binary([1], [1], np.zeros((1, 10), np.float32))),         # wrong_size
+        ("n1", encode_binary([1], [1], np.zeros((1, 490), np.float32))[:-3]),   # wrong_size
+        ("stranger", encode_json(1, 1, ch={"mfcc": [0.0] * 490})),             # unknown_node
+        ("n1", b""),                                                            # bad_payload
+    ]
+    try:
+        for node, payload in bad:
+            pub.publish(f"ember/nodes/{node}/data", payload, 1)
+        pub.publish("ember/nodes/n1/data", encode_json(99, 0, ch={"mfcc": [0.5] * 490}), 1)
+        assert res.wait_keys([("n1", 99)]) == set()
+        assert wait_for(lambda: core.counters["received"] == 11)
+        c = core.counters
+        assert (c["bad_json"], c["wrong_size"], c["missing_value"], c["bad_payload"], c["unknown_node"]) == \
+            (2, 3, 1, 3, 1)
+        assert c["results"] == 1 and c["internal_error"] == 0
+        assert all(t.is_alive() for t in core._threads)
+    finally:
+        stop(pub)
+        core.stop()
+
+
+def test_liveness_node_config_and_core_status(mqtt_broker):
+    core = make_core(mqtt_broker)
+    seen = {}
+    node = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="n1")
+    node.will_set("ember/nodes/n1/status", b"offline", 1, True)
+    node.on_message = lambda c, u, m: seen.setdefault(m.topic, json.loads(m.payload))
+    node.connect(mqtt_broker.host, mqtt_broker.port, 10)
+    node.loop_start()
+    status = {}
+    watcher = node_client(mqtt_broker, "watcher")
+    watcher.on_message = lambda c, u, m: status.update(json.loads(m.payload))
+    watcher.subscribe("ember/cores/c1/status", 1)
+    try:
+        node.subscribe("ember/nodes/n1/config", 1)
+        assert wait_for(lambda: "ember/nodes/n1/config" in seen)           # retained config from the core
+        assert seen["ember/nodes/n1/config"] == {"period_ms": 500, "v": 1}
+        node.publish("ember/nodes/n1/status", b"online", 1, True).wait_for_publish(5)
+        node.publish("ember/nodes/n1/config/ack", json.dumps({"accepted": True, "v": 1}), 1)
+        assert wait_for(lambda: core.nodes.get("n1") and core.nodes["n1"].online is True
+                        and core.nodes["n1"].config_ack == {"accepted": True, "v": 1})
+        node.loop_stop()
+        node.socket().close()                                               # dies: LWT "offline"
+        assert wait_for(lambda: core.nodes["n1"].online is False)
+        assert wait_for(lambda: status.get("nodes", {}).get("n1", {}).get("online") is False)
+        assert status["core"] == "c1" and status["online"] is True
+        assert status["models"][0]["name"] == "kws" and "outbox" in status
+    finally:
+        stop(watcher)
+        core.stop()
+    final = {}
+    w2 = node_client(mqtt_broker, "w2")
+    w2.on_message = lambda c, u, m: final.update(json.loads(m.payload))
+    w2.subscribe("ember/cores/c1/status", 1)
+    assert wait_for(lambda: final)
+    stop(w2)
+    assert final["online"] is False                                         # retained offline after stop
+
+
+def test_broker_killed_and_restarted_mid_stream(mqtt_broker):
+    res = Results()
+    core = make_core(mqtt_broker, res)
+    x = [0.25] * 490
+    pub = node_client(mqtt_broker, "n1")
+    try:
+        infos = [pub.publish("ember/nodes/n1/data", encode_json(i, i, ch={"mfcc": x}), 1) for i in range(150)]
+        for info in infos[:40]:
+            info.wait_for_publish(10)
+        mqtt_broker.kill()                                       # SIGKILL while the core works on a backlog
+        stop(pub)
+        mqtt_broker.start()
+        assert core.wait_connected(20), "core did not reconnect"
+        # A fresh node sends after the restart; every message the broker acknowledged is served.
+        pub = node_client(mqtt_broker, "n1")
+        after = []
+        for i in range(1000, 1060):
+            pub.publish("ember/nodes/n1/data", encode_json(i, i, ch={"mfcc": x}), 1).wait_for_publish(10)
+            after.append(("n1", i))
+        assert res.wait_keys(after) == set()
+        assert core.counters["internal_error"] == 0 and all(t.is_alive() for t in core._threads)
+        assert all(r["outputs"] == res.by_key[("n1", 1000)][0][2]["outputs"]
+                   for rows in res.by_key.values() for _, _, r in rows)
+    finally:
+        stop(pub)
+        core.stop()
+
+
+def test_shared_subscription_splits_load_between_two_workers(mqtt_broker):
+    res = Results()
+    shared = {"shared_group": "workers", "protocol": 5}
+    c1 = make_core(mqtt_broker, res, shared, id="w1")
+    c2 = make_core(mqtt_broker, res, shared, id="w2")
+    pub = node_client(mqtt_broker, "n1")
+    try:
+        keys = []
+        for i in range(120):
+            node = f"n{i % 4}"
+            pub.publish(f"ember/nodes/{node}/data", encode_json(i, i, ch={"mfcc": [0.1] * 490}), 1)
+            keys.append((node, i))
+        assert res.wait_keys(keys) == set()
+        assert wait_for(lambda: c1.counters["received"] + c2.counters["received"] == 120)
+        assert all(len(v) == 1 for v in res.by_key.values())         # each message served exactly once
+        assert c1.counters["results"] > 0 and c2.counters["results"] > 0
+        assert c1.counters["results"] + c2.counters["results"] == 120
+    finally:
+        stop(pub)
+        c1.stop()
+        c2.stop()

@@ -1,0 +1,142 @@
+"""The Python requantization mirror (runtime/quant.py) against the same
+hand-derived table the C helpers are tested with (tests/c/requant_cases.h,
+parsed here), plus independent exact-arithmetic references."""
+from __future__ import annotations
+
+import math
+import random
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from runtime import quant
+
+CASES_H = Path(__file__).parent / "c" / "requant_cases.h"
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def _table():
+    text = CASES_H.read_text()
+    rows = re.findall(r"X\((srdhm|rdbpot|mbqm),\s*(-?\d+),\s*(-?\d+),\s*(-?\d+),\s*(-?\d+)\)", text)
+    return [(fn, int(a), int(b), int(c), int(w)) for fn, a, b, c, w in rows]
+
+
+TABLE = _table()
+
+
+def test_table_parsed():
+    assert len(TABLE) >= 50
+    assert {fn for fn, *_ in TABLE} == {"srdhm", "rdbpot", "mbqm"}
+
+
+def _call(fn, a, b, c):
+    if fn == "srdhm":
+        return quant.srdhm(a, b)
+    if fn == "rdbpot":
+        return quant.rdbpot(a, b)
+    return quant.mbqm(a, b, c)
+
+
+@pytest.mark.parametrize("fn,a,b,c,want", TABLE)
+def test_table_case(fn, a, b, c, want):
+    assert _call(fn, a, b, c) == want
+
+
+# Independent formulations (exact integer arithmetic, Python's floor division).
+def ref_srdhm(a, b):
+    if a == INT32_MIN and b == INT32_MIN:
+        return INT32_MAX
+    return (a * b + (1 << 30)) // (1 << 31)
+
+
+def ref_rdbpot(x, e):
+    if e == 0:
+        return x
+    q = (abs(x) + (1 << (e - 1))) >> e
+    return -q if x < 0 else q
+
+
+def ref_mbqm(x, m, s):
+    left, right = max(s, 0), max(-s, 0)
+    shifted = ((x << left) + (1 << 31)) % (1 << 32) - (1 << 31)
+    return ref_rdbpot(ref_srdhm(shifted, m), right)
+
+
+EDGES = [INT32_MIN, INT32_MIN + 1, -(2**30) - 1, -(2**30), -(2**30) + 1, -255, -128, -3, -2, -1, 0, 1, 2, 3,
+         127, 255, 2**30 - 1, 2**30, 2**30 + 1, INT32_MAX - 1, INT32_MAX]
+
+
+def test_edges_against_reference():
+    for a in EDGES:
+        for e in range(32):
+            assert quant.rdbpot(a, e) == ref_rdbpot(a, e), (a, e)
+        for b in EDGES:
+            assert quant.srdhm(a, b) == ref_srdhm(a, b), (a, b)
+            if b >= 0:
+                for s in (-31, -30, -17, -1, 0, 1, 2, 17, 29, 30):
+                    assert quant.mbqm(a, b, s) == ref_mbqm(a, b, s), (a, b, s)
+
+
+def test_random_against_reference():
+    rng = random.Random(1234)
+    for _ in range(20000):
+        a = rng.randint(INT32_MIN, INT32_MAX)
+        b = rng.randint(INT32_MIN, INT32_MAX)
+        m = rng.randint(0, INT32_MAX)
+        s = rng.randint(-31, 30)
+        e = rng.randint(0, 31)
+        assert quant.srdhm(a, b) == ref_srdhm(a, b)
+        assert quant.rdbpot(a, e) == ref_rdbpot(a, e)
+        assert quant.mbqm(a, m, s) == ref_mbqm(a, m, s)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(INT32_MIN, INT32_MAX), st.integers(0, INT32_MAX), st.integers(-31, 30))
+def test_mbqm_property(x, m, s):
+    assert quant.mbqm(x, m, s) == ref_mbqm(x, m, s)
+
+
+# quantize_multiplier: the same hand-derived values as tests/c/test_requant.c.
+QM_CASES = [
+    (0.0, 0, 0),
+    (0.5, 2**30, 0),
+    (1.0, 2**30, 1),
+    (0.25, 2**30, -1),
+    (0.75, 1610612736, 0),
+    (1.0 - 2.0**-33, 2**30, 1),  # rounds up to 2^31: halved, shift + 1
+    (0.5 - 2.0**-34, 2**30, 0),
+    (1.0 - 2.0**-31, 2**31 - 1, 0),
+    (0.5 + 2.0**-32, 2**30 + 1, 0),  # tie rounds away from zero
+    (0.5 + 2.0**-33, 2**30, 0),
+    (2.0**-32, 2**30, -31),
+    (2.0**-33, 0, 0),  # flushed to zero
+    (2.0**-40, 0, 0),
+    (2.0**29, 2**30, 30),
+    (2.0**30 - 1.0, 2**31 - 2, 30),
+]
+
+
+@pytest.mark.parametrize("real,m,s", QM_CASES)
+def test_quantize_multiplier_cases(real, m, s):
+    assert quant.quantize_multiplier(real) == (m, s)
+
+
+@pytest.mark.parametrize("bad", [2.0**30, -0.5, float("nan"), float("inf")])
+def test_quantize_multiplier_rejects(bad):
+    with pytest.raises(ValueError):
+        quant.quantize_multiplier(bad)
+
+
+def test_quantize_multiplier_round_trip():
+    rng = random.Random(7)
+    for _ in range(20000):
+        real = math.ldexp(rng.random() + 1e-9, rng.randint(-35, 14))
+        m, s = quant.quantize_multiplier(real)
+        if m == 0:
+            assert real < 2.0**-32
+            continue
+        assert 2**30 <= m < 2**31
+        assert abs(math.ldexp(m, s - 31) - real) <= math.ldexp(1.0, s - 32)

@@ -1,0 +1,138 @@
+"""Generate tests/c/elem_golden.h: golden int8 vectors for the elementwise op C tests.
+
+Every expected output comes from LiteRT's reference kernels (ai-edge-litert,
+OpResolverType.BUILTIN_REF) run on a single-op model built with
+runtime.tflite.writer; the executor params come from the Python builders'
+parameter functions (runtime/ops). Regenerate with:
+    python tools/gen_elem_golden.py > tests/c/elem_golden.h
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from runtime import quant  # noqa: E402
+from runtime.ops._binary import add_params, mul_params  # noqa: E402
+from runtime.ops.softmax import softmax_params  # noqa: E402
+from runtime.tflite.writer import ModelBuilder  # noqa: E402
+from tests.oracle import litert_ref  # noqa: E402
+
+ALL = np.arange(-128, 128, dtype=np.int8)
+out = []
+
+
+def arr(name, a, ctype="int8_t"):
+    a = np.asarray(a).reshape(-1)
+    body = ", ".join(str(int(v)) for v in a)
+    out.append(f"static const {ctype} {name}[{a.size}] = {{{body}}};")
+
+
+def scalar(name, v, ctype="int32_t"):
+    out.append(f"static const {ctype} {name} = {v};")
+
+
+def unary(op, shape, in_q, out_q, opts=None, in_dtype="int8", out_dtype="int8"):
+    mb = ModelBuilder()
+    x = mb.add_tensor("x", shape, in_dtype, **({} if in_q is None else dict(scale=in_q[0], zero_point=in_q[1])))
+    y = mb.add_tensor("y", shape, out_dtype, **({} if out_q is None else dict(scale=out_q[0], zero_point=out_q[1])))
+    mb.add_operator(op, [x], [y], opts)
+    mb.set_io([x], [y])
+    return mb.build()
+
+
+def binary(op, sa, sb, q1, q2, qo, act):
+    so = np.broadcast_shapes(sa, sb)
+    mb = ModelBuilder()
+    a = mb.add_tensor("a", sa, "int8", scale=q1[0], zero_point=q1[1])
+    b = mb.add_tensor("b", sb, "int8", scale=q2[0], zero_point=q2[1])
+    y = mb.add_tensor("y", so, "int8", scale=qo[0], zero_point=qo[1])
+    mb.add_operator(op, [a, b], [y], {"fused_activation_function": act})
+    mb.set_io([a, b], [y])
+    return mb.build()
+
+
+rng = np.random.default_rng(20261123)
+f32 = lambda v: float(np.float32(v))  # noqa: E731
+
+# SOFTMAX: 2 rows of 10, input scale 1/16 and a large scale that exercises diff_min.
+for tag, s_in, beta in (("a", 0.0625, 1.0), ("b", 0.9, 1.0)):
+    x = rng.integers(-128, 128, (2, 10)).astype(np.int8)
+    x[0, 3] = 127
+    y = litert_ref(unary("SOFTMAX", (2, 10), (s_in, 0), (1 / 256, -128), {"beta": beta}), [x])[0]
+    p = softmax_params(np.float32(beta), f32(s_in))
+    arr(f"softmax_{tag}_in", x)
+    arr(f"softmax_{tag}_out", y)
+    arr(f"softmax_{tag}_params", [p["input_multiplier"], p["input_left_shift"], p["diff_min"]], "int32_t")
+
+# LOGISTIC / TANH over all 256 inputs.
+for op, oq in (("LOGISTIC", (1 / 256, -128)), ("TANH", (f32(1 / 128), 0))):
+    iq = (f32(0.05), 7)
+    y = litert_ref(unary(op, (256,), iq, oq), [ALL])[0]
+    name = op.lower()
+    arr(f"{name}_out", y)
+    arr(f"{name}_scales", [iq[0], oq[0]], "float")
+    out[-1] = f"static const float {name}_scales[2] = {{{iq[0]!r}f, {oq[0]!r}f}};"
+    arr(f"{name}_zps", [iq[1], oq[1]], "int32_t")
+
+# ADD (2,3,4) + (3,1) with RELU6, MUL (1,4,1,3) * (2,1,5,1) with NONE.
+for op, sa, sb, act, fn in (("ADD", (2, 3, 4), (3, 1), "RELU6", add_params),
+                            ("MUL", (1, 4, 1, 3), (2, 1, 5, 1), "NONE", mul_params)):
+    q1, q2 = (f32(0.04), -3), (f32(0.11), 12)
+    qo = (f32(0.09), -20) if op == "ADD" else (f32(0.5), 5)
+    a = rng.integers(-128, 128, sa).astype(np.int8)
+    b = rng.integers(-128, 128, sb).astype(np.int8)
+    y = litert_ref(binary(op, sa, sb, q1, q2, qo, act), [a, b])[0]
+    p = fn(q1[0], q1[1], q2[0], q2[1], qo[0], qo[1])
+    lo, hi = (max(-128, qo[1] + 0), min(127, qo[1] + int(round(6.0 / qo[0])))) if act == "RELU6" else (-128, 127)
+    p.update(act_min=lo, act_max=hi)
+    name = op.lower()
+    arr(f"{name}_a", a)
+    arr(f"{name}_b", b)
+    arr(f"{name}_out", y)
+    arr(f"{name}_params", list(p.values()), "int32_t")
+    out.append(f"/* {name}_params order: {', '.join(p.keys())} */")
+
+# QUANTIZE float32 -> int8 (finite, in-range values and ties), int8 -> int8, DEQUANTIZE.
+qs, qz = f32(0.02), -5
+xf = np.concatenate([rng.standard_normal(24).astype(np.float32) * 2,
+                     np.float32([0.01, -0.01, 0.03, -0.03, 0.0, 5.0, -5.0, 2.55])]).astype(np.float32)
+y = litert_ref(unary("QUANTIZE", (32,), None, (qs, qz), in_dtype="float32"), [xf])[0]
+out.append("static const float quantize_f_in[32] = {" + ", ".join(f"{float(v)!r}f" for v in xf) + "};")
+arr("quantize_f_out", y)
+out.append(f"static const float quantize_f_scale = {qs!r}f;")
+scalar("quantize_f_zp", qz)
+iq, oq = (f32(0.03), 10), (f32(0.011), -7)
+y = litert_ref(unary("QUANTIZE", (256,), iq, oq), [ALL])[0]
+m, s = quant.quantize_multiplier(iq[0] / oq[0])
+arr("requantize_out", y)
+arr("requantize_params", [iq[1], oq[1], m, s], "int32_t")
+dq = (f32(0.0137), 3)
+y = litert_ref(unary("DEQUANTIZE", (256,), dq, None, out_dtype="float32"), [ALL])[0]
+arr("dequantize_out_bits", y.view(np.int32), "int32_t")
+out.append(f"static const float dequantize_scale = {dq[0]!r}f;")
+scalar("dequantize_zp", dq[1])
+
+# MEAN (2,3,4,5) over axes (1, 3), keep_dims=False.
+shape, axes = (2, 3, 4, 5), (1, 3)
+iq, oq = (f32(0.05), 4), (f32(0.03), -9)
+x = rng.integers(-128, 128, shape).astype(np.int8)
+mb = ModelBuilder()
+xt = mb.add_tensor("x", shape, "int8", scale=iq[0], zero_point=iq[1])
+at = mb.add_tensor("axes", (2,), "int32", data=np.asarray(axes, np.int32))
+yt = mb.add_tensor("y", (2, 4), "int8", scale=oq[0], zero_point=oq[1])
+mb.add_operator("MEAN", [xt, at], [yt], {"keep_dims": False})
+mb.set_io([xt], [yt])
+y = litert_ref(mb.build(), [x])[0]
+m, s = quant.quantize_multiplier(iq[0] / oq[0])
+arr("mean_in", x)
+arr("mean_out", y)
+arr("mean_params", [(1 << 1) | (1 << 3), iq[1], oq[1], m, s], "int32_t")
+
+print("/* Generated by tools/gen_elem_golden.py from LiteRT BUILTIN_REF (ai-edge-litert 2.3.0). Do not edit. */")
+print("#ifndef EMBER_TEST_ELEM_GOLDEN_H\n#define EMBER_TEST_ELEM_GOLDEN_H\n#include <stdint.h>")
+print("\n".join(out))
+print("#endif")
