@@ -1,11 +1,7 @@
 """`ember flash`: put the node firmware and a per-node config on a board.
 
-Interface for runtime/cli.py (same pattern as runtime/core/package_cli.py)::
-
-    from runtime.commands import flash
-    flash.add_commands(subparsers)      # adds `flash`; sets args.func
-    rc = args.func(args)                # 0 ok, 1 failed (message on stderr)
-
+Registered by runtime/cli.py like every module of runtime/commands
+(``register(subparsers)``; ``run(args)`` returns 0 or raises FlashError).
 Also runnable as ``python -m runtime.commands.flash ...``.
 
 Steps (each an external tool, all printed by ``--dry-run`` instead of run):
@@ -328,11 +324,7 @@ def _stage_files(p: Plan, src: Path) -> None:
 
 
 def run(args) -> int:
-    try:
-        p = plan(args)
-    except EmberError as e:
-        print(f"ember flash: {e}", file=sys.stderr)
-        return 1
+    p = plan(args)
     if args.dry_run:
         print(f"# node.json for {args.node_id} -> {p.stage / 'node.json'}")
         shown = dict(p.node_config)
@@ -353,11 +345,9 @@ def run(args) -> int:
         try:
             r = subprocess.run(cmd, timeout=600)
         except subprocess.TimeoutExpired:
-            print(f"ember flash: {cmd[0]} did not finish within 600 s", file=sys.stderr)
-            return 1
+            raise FlashError(f"{cmd[0]} did not finish within 600 s") from None
         if r.returncode != 0:
-            print(f"ember flash: {cmd[0]} failed with exit code {r.returncode}", file=sys.stderr)
-            return 1
+            raise FlashError(f"{cmd[0]} failed with exit code {r.returncode}: {shlex.join(cmd)}")
     print(f"flashed node {args.node_id} on {args.port}")
     return 0
 
@@ -386,7 +376,10 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--dry-run", action="store_true", help="print the exact commands instead of running them")
 
 
-def add_commands(subparsers) -> None:
+HELP = "compile and copy the MicroPython node firmware + per-node config to a board"
+
+
+def register(subparsers) -> None:
     ap = subparsers.add_parser("flash", help="compile and copy the node firmware (+config) to a board",
                                description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(ap)
@@ -398,7 +391,11 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(ap)
     args = ap.parse_args(argv)
-    return run(args)
+    try:
+        return run(args)
+    except EmberError as e:
+        print(f"ember: error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -191,3 +191,14 @@ def test_module_entry_point_help():
     p = subprocess.run([sys.executable, "-m", "runtime.commands.flash", "--help"], capture_output=True,
                        text=True, timeout=60)
     assert p.returncode == 0 and "--dry-run" in p.stdout and "0x1000" in p.stdout
+
+
+def test_registered_in_ember_cli(capsys, tmp_path, version):
+    from runtime import cli
+
+    rc = cli.main(["flash", *base_args("esp32c3", version), "--dry-run", "--build-dir", str(tmp_path / "s")])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "-march=rv32imc" in out
+    rc = cli.main(["flash", *base_args("esp32", version), "--chip", "esp8266", "--dry-run"])
+    assert rc == 1 and "ember: error: --chip must be one of" in capsys.readouterr().err
