@@ -8,7 +8,10 @@
 
 #include <math.h>
 
+#include <string.h>
+
 #include "ember/op.h"
+#include "ember/qconv_op.h"
 #include "nn_common/adapter_check.h"
 
 #define NAME "FULLY_CONNECTED"
@@ -31,6 +34,28 @@ static ember_fc_dims dims_of(const ember_tensor *x, const ember_tensor *w) {
     d.depth = w->dims[1];
     d.batches = (int32_t)(ember_nn_count(x) / d.depth);
     return d;
+}
+
+/* FC as a 1x1 conv over `batches` rows for the prepacked SIMD engine. */
+static ember_conv_geom geom_of(const ember_fully_connected_params *p, const ember_fc_dims *d) {
+    ember_conv_geom g;
+    memset(&g, 0, sizeof g);
+    g.batch = d->batches;
+    g.in_h = g.in_w = g.out_h = g.out_w = 1;
+    g.in_c = d->depth;
+    g.out_c = d->units;
+    g.kernel_h = g.kernel_w = g.stride_h = g.stride_w = g.dilation_h = g.dilation_w = 1;
+    g.depth_multiplier = 1;
+    g.input_zero_point = -p->input_offset;
+    g.os.output_zero_point = p->output_offset;
+    g.os.act_min = p->act_min;
+    g.os.act_max = p->act_max;
+    return g;
+}
+
+/* The SIMD engine handles the fixed-point requantization with symmetric weights. */
+static int simd_eligible(const ember_op *op, const ember_fully_connected_params *p) {
+    return op->p[EMBER_FULLY_CONNECTED_P_requant] == 0 && p->filter_offset == 0;
 }
 
 static ember_status prepare(const ember_op *op, const ember_tensor *t, size_t *scratch_bytes,
@@ -109,13 +134,24 @@ static ember_status prepare(const ember_op *op, const ember_tensor *t, size_t *s
     }
     *scratch_bytes = ember_fully_connected_s8_scratch_size(&p, &d);
     *persistent_bytes = requant == 1 ? (size_t)d.units * sizeof(double) : 0;
-    return EMBER_OK;
+    if (!simd_eligible(op, &p)) return EMBER_OK; /* double requant / asymmetric weights: scalar */
+    const ember_conv_geom g = geom_of(&p, &d);
+    return ember_qconv_op_prepare(&g, EMBER_QOP_CONV, scratch_bytes, persistent_bytes);
 }
 
 /* requant 1: scale[oc] = (double)input_scale * (double)filter_scale[oc] / (double)output_scale,
  * evaluated in this order, as LiteRT's reference kernel does. */
 static ember_status init(ember_op *op, const ember_tensor *t) {
-    if (op->p[EMBER_FULLY_CONNECTED_P_requant] != 1) return EMBER_OK;
+    if (op->p[EMBER_FULLY_CONNECTED_P_requant] == 0) {
+        if (op->persistent_bytes == 0) return EMBER_OK;
+        /* packed weights for the SIMD engine (prepare asked for them) */
+        const ember_fc_dims d = dims_of(&t[op->in[0]], &t[op->in[1]]);
+        const ember_fully_connected_params p = params_of(op);
+        const ember_conv_geom g = geom_of(&p, &d);
+        return ember_qconv_op_init(op, &g, EMBER_QOP_CONV, (const int8_t *)t[op->in[1]].data,
+                                   op->in[2] >= 0 ? (const int32_t *)t[op->in[2]].data : NULL,
+                                   (const int32_t *)t[op->in[3]].data, (const int32_t *)t[op->in[4]].data);
+    }
     const ember_fc_dims d = dims_of(&t[op->in[0]], &t[op->in[1]]);
     const float *f = (const float *)t[op->in[5]].data;
     double *scale = (double *)op->persistent;
@@ -136,7 +172,9 @@ static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx
     const ember_fully_connected_params p = params_of(op);
     const int32_t *bias = op->in[2] >= 0 ? (const int32_t *)t[op->in[2]].data : NULL;
     ember_status st;
-    if (op->p[EMBER_FULLY_CONNECTED_P_requant] == 1) {
+    if (op->p[EMBER_FULLY_CONNECTED_P_requant] == 0 && op->persistent_bytes > 0) {
+        st = ember_qconv_op_run(op, EMBER_QOP_CONV, (const int8_t *)x->data, (int8_t *)y->data, ctx);
+    } else if (op->p[EMBER_FULLY_CONNECTED_P_requant] == 1) {
         st = ember_fully_connected_s8_double_requant_scalar(&p, &d, (const int8_t *)x->data, (const int8_t *)w->data,
                                                             bias, (const double *)op->persistent, (int8_t *)y->data,
                                                             0, d.units, ctx ? ctx->scratch : NULL);
