@@ -135,7 +135,8 @@ class Outbox:
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise OutboxError(f"{self.path}: cannot enable WAL mode (got {mode})")
-            self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            self._sync = synchronous.upper()
+            self._db.execute(f"PRAGMA synchronous={self._sync}")
             self._db.executescript(_SCHEMA)
             row = self._db.execute("SELECT value FROM meta WHERE key='instance'").fetchone()
             if row is None:
@@ -308,6 +309,11 @@ class Outbox:
             return 0
         with self._lock:
             self._check_open()
+            # A lost deletion only means a resend (deduplicated by id), so acks need no fsync of
+            # their own: they commit with synchronous=NORMAL and reach the disk with the next
+            # fsynced put (WAL frames are written in order).
+            if self._sync != "NORMAL":
+                self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 deleted = 0
@@ -326,6 +332,9 @@ class Outbox:
                 self._db.execute("ROLLBACK")
                 self._reload_totals_locked()
                 raise
+            finally:
+                if self._sync != "NORMAL":
+                    self._db.execute(f"PRAGMA synchronous={self._sync}")
             self._count -= deleted
             self._bytes -= freed
             self._counters["sent"] += deleted
