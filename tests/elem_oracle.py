@@ -8,15 +8,16 @@ from tests.oracle import litert_ref
 
 
 def random_inputs(model, rng, extremes: float = 0.1):
-    """Random inputs for every model input (int8 with some -128/127 runs; float32 normal)."""
+    """Random inputs for every model input (integers with some min/max values; float32 normal)."""
     xs = []
     for spec in model.inputs:
         if spec.dtype == "float32":
             xs.append((rng.standard_normal(spec.shape) * 3).astype(np.float32))
             continue
-        x = rng.integers(-128, 128, spec.shape).astype(np.int8)
+        info = np.iinfo(np.dtype(spec.dtype))
+        x = rng.integers(info.min, info.max + 1, spec.shape).astype(spec.dtype)
         mask = rng.random(spec.shape) < extremes
-        x[mask] = rng.choice(np.array([-128, 127], np.int8), size=int(mask.sum()))
+        x[mask] = rng.choice(np.array([info.min, info.max], spec.dtype), size=int(mask.sum()))
         xs.append(x)
     return xs
 

@@ -65,3 +65,28 @@ def test_quantize_property(kind, s1, s2, z1, z2, seed):
     else:
         x, buf = ALL, models.unary_model_q("DEQUANTIZE", ALL.shape, (s1, z1), None, out_dtype="float32")
     assert_matches_oracle(buf, [x], what="hypothesis")
+
+
+ALL_U8 = np.arange(0, 256, dtype=np.uint8).reshape(16, 16)
+
+
+@pytest.mark.parametrize("in_dtype,out_dtype", [("int8", "uint8"), ("uint8", "int8"), ("uint8", "uint8")])
+@pytest.mark.parametrize("ratio", [1.0, 0.37, 3.1])
+@pytest.mark.parametrize("zps", [(0, 128), (-128, 0), (5, 200), (127, 255)])
+def test_requantize_uint8(in_dtype, out_dtype, ratio, zps):
+    zi = zps[0] + 128 if in_dtype == "uint8" else zps[0]
+    zo = zps[1] if out_dtype == "uint8" else zps[1] - 128
+    x = ALL_U8 if in_dtype == "uint8" else ALL
+    buf = models.unary_model_q("QUANTIZE", x.shape, (0.02, zi), (0.02 / ratio, zo), in_dtype=in_dtype,
+                               out_dtype=out_dtype)
+    assert_matches_oracle(buf, [x], what=f"{in_dtype}->{out_dtype} {ratio} {zi} {zo}")
+
+
+@pytest.mark.parametrize("zp", [0, 1, 128, 255])
+def test_quantize_float_to_uint8_and_back(zp):
+    rng = np.random.default_rng(zp)
+    x = _floats(rng, 0.03)
+    assert_matches_oracle(models.unary_model_q("QUANTIZE", x.shape, None, (0.03, zp), in_dtype="float32",
+                                               out_dtype="uint8"), [x], what=f"f32->u8 zp={zp}")
+    assert_matches_oracle(models.unary_model_q("DEQUANTIZE", ALL_U8.shape, (0.03, zp), None, in_dtype="uint8",
+                                               out_dtype="float32"), [ALL_U8], what=f"u8->f32 zp={zp}")
