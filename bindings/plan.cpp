@@ -221,6 +221,19 @@ class Plan {
         return m.arena_bytes;
     }
 
+    // Per-op timing for `ember bench` (ember_plan_set_profiling).
+    void set_profiling(bool enable) {
+        std::lock_guard<std::mutex> lock(run_mutex_);
+        ember_py::check_model(ember_plan_set_profiling(plan_, enable ? 1 : 0), "set_profiling");
+    }
+
+    py::list op_times_ns() {
+        std::lock_guard<std::mutex> lock(run_mutex_);
+        py::list l;
+        for (int32_t i = 0; i < ember_plan_num_ops(plan_); ++i) l.append(ember_plan_op_time_ns(plan_, i));
+        return l;
+    }
+
     py::list op_scratch() const {
         py::list l;
         for (int32_t i = 0; i < ember_plan_num_ops(plan_); ++i) l.append(ember_plan_op_scratch(plan_, i));
@@ -265,6 +278,9 @@ void ember_bind_plan(py::module_ &m) {
         .def("run", &Plan::run, py::arg("inputs"), "Run once; returns a list of new output arrays.")
         .def("memory", &Plan::memory)
         .def("op_scratch", &Plan::op_scratch)
+        .def("set_profiling", &Plan::set_profiling, py::arg("enable"),
+             "Record each op's wall time on every run (read with op_times_ns).")
+        .def("op_times_ns", &Plan::op_times_ns, "Per-op wall time of the last profiled run, in ns.")
         .def_property_readonly("arena_bytes", &Plan::arena_bytes)
         .def_property_readonly("num_tensors", &Plan::num_tensors)
         .def_property_readonly("num_ops", &Plan::num_ops)

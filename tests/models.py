@@ -268,3 +268,66 @@ def mean_model(rng, in_shape=(1, 4, 4, 8), axes=(1, 2), keep_dims=True, same_qpa
     mb.add_operator("MEAN", [x, a], [y], {"keep_dims": keep_dims})
     mb.set_io([x], [y])
     return mb.build()
+
+
+# ---- elementwise / shape ops with explicit quantization (kernels-elem tests) ----------------
+def unary_model_q(op, shape, in_q, out_q, options=None, in_dtype="int8", out_dtype="int8", out_shape=None):
+    """One-input op; in_q / out_q are (scale, zero_point) or None for float tensors."""
+    mb = ModelBuilder()
+    x = mb.add_tensor("input", shape, in_dtype, **({} if in_q is None else
+                                                   {"scale": in_q[0], "zero_point": in_q[1]}))
+    y = mb.add_tensor("output", shape if out_shape is None else out_shape, out_dtype,
+                      **({} if out_q is None else {"scale": out_q[0], "zero_point": out_q[1]}))
+    mb.add_operator(op, [x], [y], options)
+    mb.set_io([x], [y])
+    return mb.build()
+
+
+def binary_model_q(op, shape_a, shape_b, qa, qb, qo, act="NONE"):
+    """ADD / MUL with given (scale, zero_point) for both inputs and the output."""
+    out_shape = np.broadcast_shapes(tuple(shape_a), tuple(shape_b))
+    mb = ModelBuilder()
+    a = mb.add_tensor("a", shape_a, "int8", scale=qa[0], zero_point=qa[1])
+    b = mb.add_tensor("b", shape_b, "int8", scale=qb[0], zero_point=qb[1])
+    y = mb.add_tensor("output", out_shape, "int8", scale=qo[0], zero_point=qo[1])
+    mb.add_operator(op, [a, b], [y], {"fused_activation_function": act})
+    mb.set_io([a, b], [y])
+    return mb.build()
+
+
+def mean_model_q(in_shape, axes, keep_dims, in_q, out_q):
+    nd = len(in_shape)
+    red = {a % nd for a in axes}
+    out_shape = [1 if i in red else d for i, d in enumerate(in_shape)] if keep_dims else \
+        [d for i, d in enumerate(in_shape) if i not in red]
+    mb = ModelBuilder()
+    x = mb.add_tensor("input", in_shape, "int8", scale=in_q[0], zero_point=in_q[1])
+    a = mb.add_tensor("axes", (len(axes),), "int32", data=np.asarray(axes, np.int32))
+    y = mb.add_tensor("output", out_shape, "int8", scale=out_q[0], zero_point=out_q[1])
+    mb.add_operator("MEAN", [x, a], [y], {"keep_dims": keep_dims})
+    mb.set_io([x], [y])
+    return mb.build()
+
+
+def squeeze_model(in_shape, squeeze_dims=None, q=(0.05, 3)):
+    nd = len(in_shape)
+    if squeeze_dims:
+        drop = {d % nd for d in squeeze_dims}
+        out_shape = [s for i, s in enumerate(in_shape) if i not in drop]
+    else:
+        out_shape = [s for s in in_shape if s != 1]
+    return unary_model_q("SQUEEZE", in_shape, q, q,
+                         {"squeeze_dims": list(squeeze_dims)} if squeeze_dims else None, out_shape=out_shape)
+
+
+def expand_dims_model(in_shape, axis, q=(0.05, 3)):
+    nd = len(in_shape)
+    ax = axis + nd + 1 if axis < 0 else axis
+    out_shape = list(in_shape[:ax]) + [1] + list(in_shape[ax:])
+    mb = ModelBuilder()
+    x = mb.add_tensor("input", in_shape, "int8", scale=q[0], zero_point=q[1])
+    a = mb.add_tensor("axis", (1,), "int32", data=np.asarray([axis], np.int32))
+    y = mb.add_tensor("output", out_shape, "int8", scale=q[0], zero_point=q[1])
+    mb.add_operator("EXPAND_DIMS", [x, a], [y], {})
+    mb.set_io([x], [y])
+    return mb.build()

@@ -40,3 +40,35 @@ def litert_xnnpack(model_bytes: bytes, inputs) -> list:
     from ai_edge_litert.interpreter import OpResolverType
 
     return _run(model_bytes, inputs, OpResolverType.BUILTIN)
+
+
+def litert_ref_samples(model_bytes: bytes, samples) -> np.ndarray:
+    """Run single-input model on each sample (batch 1) with one BUILTIN_REF interpreter;
+    returns the stacked first outputs. `samples` has a leading sample axis."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interp = Interpreter(model_content=bytes(model_bytes),
+                         experimental_op_resolver_type=OpResolverType.BUILTIN_REF, num_threads=1)
+    interp.allocate_tensors()
+    inp = interp.get_input_details()[0]
+    out = interp.get_output_details()[0]
+    results = []
+    for x in samples:
+        interp.set_tensor(inp["index"], np.ascontiguousarray(np.asarray(x).reshape(inp["shape"]), dtype=inp["dtype"]))
+        interp.invoke()
+        results.append(np.array(interp.get_tensor(out["index"]), copy=True))
+    return np.concatenate(results, axis=0)
+
+
+def ember_outputs(tflite: bytes, samples) -> np.ndarray:
+    """Run the converted model in Ember (runtime.load); skips while an op is not implemented yet."""
+    import pytest
+
+    import runtime
+    from runtime.errors import UnsupportedOpError
+
+    try:
+        model = runtime.load(tflite)
+    except UnsupportedOpError as exc:
+        pytest.skip(f"Ember cannot run this model yet: {exc}")
+    return np.concatenate([np.asarray(model.infer(x[None])) for x in samples], axis=0)

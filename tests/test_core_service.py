@@ -18,6 +18,11 @@ from runtime.quant import dequantize, quantize
 pytestmark = pytest.mark.skipif(not KWS.is_file(), reason=f"{KWS} not found")
 
 
+@pytest.fixture(autouse=True)
+def _data_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))   # the core's data_dir (deployments store)
+
+
 class Results:
     """Collects what the core produced (result_hook), keyed by (node, seq)."""
 

@@ -247,3 +247,15 @@ def test_ember_deploy_over_mqtt(tmp_path, mqtt_broker, keys, loader, capsys):
         agent.stop()
     assert package_cli.main(["deploy", str(tmp_path / "missing.ember"), "--to", "x"]) == 1
     assert "cannot read package" in capsys.readouterr().err
+
+
+def test_commands_are_wired_into_ember_cli(tmp_path, capsys):
+    from runtime import cli
+    key = str(tmp_path / "k")
+    assert cli.main(["keygen", key]) == 0
+    assert os.path.exists(key) and os.path.exists(key + ".pub")
+    assert cli.main(["keygen", key]) == 1                    # refuses to overwrite
+    assert "already exists" in capsys.readouterr().err
+    assert cli.main(["package", str(tmp_path / "missing.tflite"), "--name", "m", "--version", "1.0.0",
+                     "--key", key]) == 1
+    assert "cannot read model" in capsys.readouterr().err

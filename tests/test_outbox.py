@@ -148,6 +148,8 @@ def test_corrupt_database_is_a_clear_error(tmp_path):
     p.write_bytes(b"this is not a sqlite database at all" * 100)
     with pytest.raises(OutboxError, match="cannot open"):
         Outbox(str(p))
+    p.unlink()
+    Outbox(str(p)).close()               # the failed open released its lock
 
 
 def test_one_owner_at_a_time(tmp_path):
@@ -194,3 +196,14 @@ def test_deduper():
     assert d.accept("b")                          # forgotten beyond capacity
     assert d.accept(None) and d.accept(None)      # no id: cannot dedupe
     assert d.duplicates == 2
+
+
+def test_payload_id_prefix_roundtrip(tmp_path):
+    from runtime.core.outbox import split_payload, wrap_payload
+    assert split_payload(wrap_payload("abc-1", b"\x00body\n")) == ("abc-1", b"\x00body\n")
+    assert split_payload(b'{"plain": 1}') == (None, b'{"plain": 1}')
+    assert split_payload(b"ember-msg-id:no-newline") == (None, b"ember-msg-id:no-newline")
+    with pytest.raises(OutboxError, match="protocol"):
+        from runtime.core.outbox import UplinkSender
+        with Outbox(str(tmp_path / "o.db")) as box:
+            UplinkSender(box, "127.0.0.1", 1, protocol=3)

@@ -41,12 +41,13 @@ def _drive(sender, until, max_iters=200_000, real_timeout=60.0):
     return until()
 
 
-def test_sender_delivers_with_ids_and_deletes_after_puback(tmp_path, mqtt_broker):
+@pytest.mark.parametrize("protocol", [5, 4])
+def test_sender_delivers_with_ids_and_deletes_after_puback(tmp_path, mqtt_broker, protocol):
     with UplinkReceiver(mqtt_broker.host, mqtt_broker.port, "cloud/#") as rx, \
             Outbox(str(tmp_path / "o.db")) as box:
         ids = box.put_many([(f"r/{i % 3}", b"payload-%d" % i) for i in range(300)])
         sender = UplinkSender(box, mqtt_broker.host, mqtt_broker.port, client_id="core-a",
-                              topic_prefix="cloud/", window=50)
+                              topic_prefix="cloud/", window=50, protocol=protocol)
         try:
             assert _drive(sender, lambda: box.depth() == 0)
             assert rx.wait_for(lambda r: len(r.unique()) == 300)

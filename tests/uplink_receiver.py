@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from runtime.core.outbox import Deduper, message_id
+from runtime.core.outbox import Deduper, message_body, message_id
 
 
 class UplinkReceiver:
@@ -44,9 +44,10 @@ class UplinkReceiver:
     def _on_message(self, client, userdata, msg):
         mid = message_id(msg)
         with self._lock:
-            self.raw.append((mid, msg.topic, bytes(msg.payload)))
+            body = message_body(msg)
+            self.raw.append((mid, msg.topic, body))
             if self.deduper.accept(mid) and mid is not None:
-                self._unique[mid] = (msg.topic, bytes(msg.payload))
+                self._unique[mid] = (msg.topic, body)
 
     def unique(self) -> dict[str, tuple[str, bytes]]:
         with self._lock:

@@ -1,7 +1,10 @@
 /* CONV_2D adapter: executor record -> ember_conv_2d_s8_scalar (ember/ops/conv_2d.h). */
 #include "ember/ops/conv_2d.h"
 
+#include <string.h>
+
 #include "ember/op.h"
+#include "ember/qconv_op.h"
 #include "nn_common/adapter_check.h"
 
 #define NAME "CONV_2D"
@@ -21,6 +24,34 @@ static ember_conv_2d_params params_of(const ember_op *op) {
     p.act_min = op->p[EMBER_CONV_2D_P_act_min];
     p.act_max = op->p[EMBER_CONV_2D_P_act_max];
     return p;
+}
+
+/* Geometry for the prepacked SIMD engine (ember/qconv_op.h). */
+static ember_conv_geom geom_of(const ember_conv_2d_params *p, const ember_nhwc *in, const ember_nhwc *fd,
+                               const ember_nhwc *out) {
+    ember_conv_geom g;
+    memset(&g, 0, sizeof g);
+    g.batch = in->n;
+    g.in_h = in->h;
+    g.in_w = in->w;
+    g.in_c = in->c;
+    g.out_h = out->h;
+    g.out_w = out->w;
+    g.out_c = out->c;
+    g.kernel_h = fd->h;
+    g.kernel_w = fd->w;
+    g.stride_h = p->stride_h;
+    g.stride_w = p->stride_w;
+    g.dilation_h = p->dilation_h;
+    g.dilation_w = p->dilation_w;
+    g.pad_top = p->pad_h;
+    g.pad_left = p->pad_w;
+    g.depth_multiplier = 1;
+    g.input_zero_point = -p->input_offset;
+    g.os.output_zero_point = p->output_offset;
+    g.os.act_min = p->act_min;
+    g.os.act_max = p->act_max;
+    return g;
 }
 
 static ember_status prepare(const ember_op *op, const ember_tensor *t, size_t *scratch_bytes,
@@ -76,10 +107,26 @@ static ember_status prepare(const ember_op *op, const ember_tensor *t, size_t *s
     }
     *scratch_bytes = ember_conv_2d_s8_scratch_size(&p, &in, &fd, &out);
     *persistent_bytes = 0;
-    return EMBER_OK;
+    if (fd.c != in.c) return EMBER_OK; /* grouped conv: scalar only */
+    const ember_conv_geom g = geom_of(&p, &in, &fd, &out);
+    return ember_qconv_op_prepare(&g, EMBER_QOP_CONV, scratch_bytes, persistent_bytes);
+}
+
+/* Packs the weights for the SIMD engine (only when prepare asked for it). */
+static ember_status init(ember_op *op, const ember_tensor *t) {
+    const ember_nhwc in = ember_nn_nhwc(&t[op->in[0]]), fd = ember_nn_nhwc(&t[op->in[1]]),
+                     out = ember_nn_nhwc(&t[op->out[0]]);
+    const ember_conv_2d_params p = params_of(op);
+    const ember_conv_geom g = geom_of(&p, &in, &fd, &out);
+    return ember_qconv_op_init(op, &g, EMBER_QOP_CONV, (const int8_t *)t[op->in[1]].data,
+                               op->in[2] >= 0 ? (const int32_t *)t[op->in[2]].data : NULL,
+                               (const int32_t *)t[op->in[3]].data, (const int32_t *)t[op->in[4]].data);
 }
 
 static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx *ctx) {
+    if (op->persistent_bytes > 0)
+        return ember_qconv_op_run(op, EMBER_QOP_CONV, (const int8_t *)t[op->in[0]].data, (int8_t *)t[op->out[0]].data,
+                                  ctx);
     const ember_tensor *x = &t[op->in[0]], *w = &t[op->in[1]], *y = &t[op->out[0]];
     const ember_nhwc in = ember_nn_nhwc(x), fd = ember_nn_nhwc(w), out = ember_nn_nhwc(y);
     const ember_conv_2d_params p = params_of(op);
@@ -92,5 +139,5 @@ static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx
 }
 
 const ember_op_adapter ember_adapter_conv_2d = {
-    NAME, k_param_names, EMBER_CONV_2D_NPARAMS, prepare, NULL, run,
+    NAME, k_param_names, EMBER_CONV_2D_NPARAMS, prepare, init, run,
 };

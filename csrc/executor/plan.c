@@ -5,6 +5,7 @@
 
 #include "ember/plan.h"
 #include "ember/planner.h"
+#include "ember/threadpool.h"
 
 enum { PLAN_BUILDING = 0, PLAN_READY = 1, PLAN_FAILED = 2 };
 
@@ -26,6 +27,9 @@ struct ember_plan {
     uint8_t *arena;
     void **persistent_raw;       /* per op */
     ember_plan_memory_info mem;
+    ember_threadpool *pool;      /* num_threads > 1: persistent workers for the ops */
+    int profiling;               /* 1: time every op (ember_plan_set_profiling) */
+    unsigned long long *op_ns;   /* per op: time of the last profiled run */
 };
 
 #define ALIGN_UP(x, a) (((x) + ((a)-1)) & ~((size_t)(a)-1))
@@ -76,6 +80,8 @@ void ember_plan_destroy(ember_plan *plan) {
     free(plan->inputs);
     free(plan->outputs);
     free(plan->input_home);
+    free(plan->op_ns);
+    ember_threadpool_destroy(plan->pool);
     free(plan);
 }
 
@@ -408,6 +414,13 @@ static ember_status finalize(ember_plan *plan, int32_t num_threads) {
         return EMBER_ERR_ARG;
     }
     plan->num_threads = num_threads;
+    if (num_threads > 1 && plan->pool == NULL) {
+        plan->pool = ember_threadpool_create(num_threads > EMBER_MAX_THREADS ? EMBER_MAX_THREADS : num_threads);
+        if (plan->pool == NULL) {
+            ember_set_error("finalize: cannot start %d threads", (int)num_threads);
+            return EMBER_ERR_NO_MEMORY;
+        }
+    }
     plan->op_scratch = (size_t *)calloc((size_t)(plan->n_ops > 0 ? plan->n_ops : 1), sizeof(size_t));
     plan->persistent_raw = (void **)calloc((size_t)(plan->n_ops > 0 ? plan->n_ops : 1), sizeof(void *));
     plan->input_home = (void **)calloc((size_t)(plan->n_inputs > 0 ? plan->n_inputs : 1), sizeof(void *));
@@ -478,7 +491,7 @@ ember_status ember_plan_run(ember_plan *plan, const void *const *inputs, void *c
     }
     ctx.scratch = plan->mem.scratch_bytes > 0 ? plan->arena + plan->mem.activation_bytes : NULL;
     ctx.scratch_bytes = plan->mem.scratch_bytes;
-    ctx.pool = NULL; /* thread pool: owned by the SIMD/threads layer when present */
+    ctx.pool = plan->pool; /* NULL when single-threaded */
     ctx.num_threads = plan->num_threads;
     if (inputs != NULL) {
         for (i = 0; i < plan->n_inputs; ++i) {
@@ -489,7 +502,13 @@ ember_status ember_plan_run(ember_plan *plan, const void *const *inputs, void *c
         const ember_op *op = &plan->ops[i];
         const ember_op_adapter *ad = plan->table[op->type];
         ember_set_error(NULL);
-        st = ad->run(op, plan->tensors, &ctx);
+        if (plan->profiling) {
+            const unsigned long long t0 = ember_now_ns();
+            st = ad->run(op, plan->tensors, &ctx);
+            plan->op_ns[i] = ember_now_ns() - t0;
+        } else {
+            st = ad->run(op, plan->tensors, &ctx);
+        }
         if (st != EMBER_OK) {
             char detail[400];
             strncpy(detail, ember_last_error(), sizeof(detail) - 1);
@@ -549,4 +568,24 @@ ember_status ember_plan_memory(const ember_plan *plan, ember_plan_memory_info *i
     }
     *info = plan->mem;
     return EMBER_OK;
+}
+
+ember_status ember_plan_set_profiling(ember_plan *plan, int enable) {
+    if (plan == NULL) {
+        ember_set_error("profiling: plan is NULL");
+        return EMBER_ERR_ARG;
+    }
+    if (enable && plan->op_ns == NULL) {
+        plan->op_ns = (unsigned long long *)calloc((size_t)(plan->n_ops > 0 ? plan->n_ops : 1), sizeof *plan->op_ns);
+        if (plan->op_ns == NULL) {
+            ember_set_error("profiling: out of memory");
+            return EMBER_ERR_NO_MEMORY;
+        }
+    }
+    plan->profiling = enable ? 1 : 0;
+    return EMBER_OK;
+}
+
+unsigned long long ember_plan_op_time_ns(const ember_plan *plan, int32_t i) {
+    return (plan && plan->op_ns && i >= 0 && i < plan->n_ops) ? plan->op_ns[i] : 0;
 }

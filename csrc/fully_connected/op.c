@@ -1,10 +1,17 @@
 /* FULLY_CONNECTED adapter: executor record -> ember_fully_connected_s8_scalar.
  * The input may have any rank; it is viewed as [size / depth, depth] where
  * depth is the filter's second dimension (TFLite's reshaping). The output
- * must hold batches * units values (any rank, e.g. keep_num_dims). */
+ * must hold batches * units values (any rank, e.g. keep_num_dims).
+ * With requant 1 the per-unit double scales are computed once at init, as
+ * LiteRT does on every call, into the op's persistent memory. */
 #include "ember/ops/fully_connected.h"
 
+#include <math.h>
+
+#include <string.h>
+
 #include "ember/op.h"
+#include "ember/qconv_op.h"
 #include "nn_common/adapter_check.h"
 
 #define NAME "FULLY_CONNECTED"
@@ -29,16 +36,45 @@ static ember_fc_dims dims_of(const ember_tensor *x, const ember_tensor *w) {
     return d;
 }
 
+/* FC as a 1x1 conv over `batches` rows for the prepacked SIMD engine. */
+static ember_conv_geom geom_of(const ember_fully_connected_params *p, const ember_fc_dims *d) {
+    ember_conv_geom g;
+    memset(&g, 0, sizeof g);
+    g.batch = d->batches;
+    g.in_h = g.in_w = g.out_h = g.out_w = 1;
+    g.in_c = d->depth;
+    g.out_c = d->units;
+    g.kernel_h = g.kernel_w = g.stride_h = g.stride_w = g.dilation_h = g.dilation_w = 1;
+    g.depth_multiplier = 1;
+    g.input_zero_point = -p->input_offset;
+    g.os.output_zero_point = p->output_offset;
+    g.os.act_min = p->act_min;
+    g.os.act_max = p->act_max;
+    return g;
+}
+
+/* The SIMD engine handles the fixed-point requantization with symmetric weights. */
+static int simd_eligible(const ember_op *op, const ember_fully_connected_params *p) {
+    return op->p[EMBER_FULLY_CONNECTED_P_requant] == 0 && p->filter_offset == 0;
+}
+
 static ember_status prepare(const ember_op *op, const ember_tensor *t, size_t *scratch_bytes,
                             size_t *persistent_bytes) {
-    int32_t ix, iw, ib, im, is;
-    if (op->n_in != 5 || op->n_out != 1) {
-        ember_set_error(NAME ": expected 5 inputs and 1 output, got %d and %d", (int)op->n_in, (int)op->n_out);
+    int32_t ix, iw, ib, im, is, isc;
+    if (op->n_in < 5 || op->n_in > 6 || op->n_out != 1) {
+        ember_set_error(NAME ": expected 5 or 6 inputs and 1 output, got %d and %d", (int)op->n_in, (int)op->n_out);
+        return EMBER_ERR_ARG;
+    }
+    const int32_t requant = op->p[EMBER_FULLY_CONNECTED_P_requant];
+    if (requant != 0 && requant != 1) {
+        ember_set_error(NAME ": requant mode %d is not 0 (fixed point) or 1 (double)", (int)requant);
         return EMBER_ERR_ARG;
     }
     if (ember_nn_input(op, 0, 1, NAME, "input", &ix) || ember_nn_input(op, 1, 1, NAME, "filter", &iw) ||
-        ember_nn_input(op, 2, 0, NAME, "bias", &ib) || ember_nn_input(op, 3, 1, NAME, "multipliers", &im) ||
-        ember_nn_input(op, 4, 1, NAME, "shifts", &is) || op->out[0] < 0)
+        ember_nn_input(op, 2, 0, NAME, "bias", &ib) ||
+        ember_nn_input(op, 3, requant == 0, NAME, "multipliers", &im) ||
+        ember_nn_input(op, 4, requant == 0, NAME, "shifts", &is) ||
+        ember_nn_input(op, 5, requant == 1, NAME, "requantization scales", &isc) || op->out[0] < 0)
         return EMBER_ERR_ARG;
     const ember_tensor *x = &t[ix], *w = &t[iw], *y = &t[op->out[0]];
     if (ember_nn_dtype(x, EMBER_DT_INT8, NAME, "input") || ember_nn_dtype(w, EMBER_DT_INT8, NAME, "filter") ||
@@ -69,7 +105,25 @@ static ember_status prepare(const ember_op *op, const ember_tensor *t, size_t *s
             return EMBER_ERR_ARG;
         }
     }
-    if (ember_nn_check_requant(&t[im], &t[is], d.units, NAME)) return EMBER_ERR_ARG;
+    if (requant == 0 && ember_nn_check_requant(&t[im], &t[is], d.units, NAME)) return EMBER_ERR_ARG;
+    if (requant == 1) {
+        const ember_tensor *sc = &t[isc];
+        if (ember_nn_dtype(sc, EMBER_DT_FLOAT32, NAME, "requantization scales") ||
+            ember_nn_const(sc, NAME, "requantization scales"))
+            return EMBER_ERR_ARG;
+        if (ember_nn_count(sc) != (int64_t)d.units + 2) {
+            ember_set_error(NAME ": requantization scales hold %lld values, expected %d", (long long)ember_nn_count(sc),
+                            (int)d.units + 2);
+            return EMBER_ERR_ARG;
+        }
+        const float *f = (const float *)sc->data;
+        for (int32_t i = 0; i < d.units + 2; ++i) {
+            if (!(f[i] > 0.0f) || isinf(f[i])) {
+                ember_set_error(NAME ": requantization scale %d is %g, must be finite and > 0", (int)i, (double)f[i]);
+                return EMBER_ERR_ARG;
+            }
+        }
+    }
     const ember_fully_connected_params p = params_of(op);
     if (ember_nn_check_act(p.act_min, p.act_max, NAME) ||
         ember_nn_check_offsets(p.input_offset, p.output_offset, NAME))
@@ -79,7 +133,36 @@ static ember_status prepare(const ember_op *op, const ember_tensor *t, size_t *s
         return EMBER_ERR_ARG;
     }
     *scratch_bytes = ember_fully_connected_s8_scratch_size(&p, &d);
-    *persistent_bytes = 0;
+    *persistent_bytes = requant == 1 ? (size_t)d.units * sizeof(double) : 0;
+    if (!simd_eligible(op, &p)) return EMBER_OK; /* double requant / asymmetric weights: scalar */
+    const ember_conv_geom g = geom_of(&p, &d);
+    return ember_qconv_op_prepare(&g, EMBER_QOP_CONV, scratch_bytes, persistent_bytes);
+}
+
+/* requant 1: scale[oc] = (double)input_scale * (double)filter_scale[oc] / (double)output_scale,
+ * evaluated in this order, as LiteRT's reference kernel does. */
+static ember_status init(ember_op *op, const ember_tensor *t) {
+    if (op->p[EMBER_FULLY_CONNECTED_P_requant] == 0) {
+        if (op->persistent_bytes == 0) return EMBER_OK;
+        /* packed weights for the SIMD engine (prepare asked for them) */
+        const ember_fc_dims d = dims_of(&t[op->in[0]], &t[op->in[1]]);
+        const ember_fully_connected_params p = params_of(op);
+        const ember_conv_geom g = geom_of(&p, &d);
+        return ember_qconv_op_init(op, &g, EMBER_QOP_CONV, (const int8_t *)t[op->in[1]].data,
+                                   op->in[2] >= 0 ? (const int32_t *)t[op->in[2]].data : NULL,
+                                   (const int32_t *)t[op->in[3]].data, (const int32_t *)t[op->in[4]].data);
+    }
+    const ember_fc_dims d = dims_of(&t[op->in[0]], &t[op->in[1]]);
+    const float *f = (const float *)t[op->in[5]].data;
+    double *scale = (double *)op->persistent;
+    if (scale == NULL || op->persistent_bytes < (size_t)d.units * sizeof(double)) {
+        ember_set_error(NAME ": persistent memory missing");
+        return EMBER_ERR_STATE;
+    }
+    for (int32_t oc = 0; oc < d.units; ++oc) {
+        const double filter_scale = (double)f[2 + oc];
+        scale[oc] = (double)f[0] * filter_scale / (double)f[1];
+    }
     return EMBER_OK;
 }
 
@@ -88,14 +171,22 @@ static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx
     const ember_fc_dims d = dims_of(x, w);
     const ember_fully_connected_params p = params_of(op);
     const int32_t *bias = op->in[2] >= 0 ? (const int32_t *)t[op->in[2]].data : NULL;
-    ember_status st = ember_fully_connected_s8_scalar(&p, &d, (const int8_t *)x->data, (const int8_t *)w->data, bias,
-                                                      (const int32_t *)t[op->in[3]].data,
-                                                      (const int32_t *)t[op->in[4]].data, (int8_t *)y->data, 0,
-                                                      d.units, ctx ? ctx->scratch : NULL);
+    ember_status st;
+    if (op->p[EMBER_FULLY_CONNECTED_P_requant] == 0 && op->persistent_bytes > 0) {
+        st = ember_qconv_op_run(op, EMBER_QOP_CONV, (const int8_t *)x->data, (int8_t *)y->data, ctx);
+    } else if (op->p[EMBER_FULLY_CONNECTED_P_requant] == 1) {
+        st = ember_fully_connected_s8_double_requant_scalar(&p, &d, (const int8_t *)x->data, (const int8_t *)w->data,
+                                                            bias, (const double *)op->persistent, (int8_t *)y->data,
+                                                            0, d.units, ctx ? ctx->scratch : NULL);
+    } else {
+        st = ember_fully_connected_s8_scalar(&p, &d, (const int8_t *)x->data, (const int8_t *)w->data, bias,
+                                             (const int32_t *)t[op->in[3]].data, (const int32_t *)t[op->in[4]].data,
+                                             (int8_t *)y->data, 0, d.units, ctx ? ctx->scratch : NULL);
+    }
     if (st != EMBER_OK) ember_set_error(NAME ": kernel failed (%d)", (int)st);
     return st;
 }
 
 const ember_op_adapter ember_adapter_fully_connected = {
-    NAME, k_param_names, EMBER_FULLY_CONNECTED_NPARAMS, prepare, NULL, run,
+    NAME, k_param_names, EMBER_FULLY_CONNECTED_NPARAMS, prepare, init, run,
 };

@@ -48,3 +48,32 @@ ember_status ember_fully_connected_s8_scalar(const ember_fully_connected_params 
     }
     return EMBER_OK;
 }
+
+ember_status ember_fully_connected_s8_double_requant_scalar(const ember_fully_connected_params *p,
+                                                            const ember_fc_dims *d,
+                                                            const int8_t *input, const int8_t *filter,
+                                                            const int32_t *bias, const double *scale,
+                                                            int8_t *output,
+                                                            int32_t oc_start, int32_t oc_end, void *scratch) {
+    (void)scratch;
+    ember_status st = ember_fully_connected_s8_check(p, d, oc_start, oc_end);
+    if (st != EMBER_OK) return st;
+    if (!input || !filter || !scale || !output) return EMBER_ERR_ARG;
+
+    for (int32_t b = 0; b < d->batches; ++b) {
+        const int8_t *x = input + (size_t)b * d->depth;
+        int8_t *y = output + (size_t)b * d->units;
+        for (int32_t oc = oc_start; oc < oc_end; ++oc) {
+            const int8_t *w = filter + (size_t)oc * d->depth;
+            int32_t acc = 0;
+            for (int32_t k = 0; k < d->depth; ++k) {
+                acc += ((int32_t)w[k] + p->filter_offset) * ((int32_t)x[k] + p->input_offset);
+            }
+            if (bias) acc += bias[oc];
+            int64_t r = (int64_t)ember_requant_double(acc, scale[oc]) + p->output_offset;
+            r = r < p->act_min ? p->act_min : (r > p->act_max ? p->act_max : r);
+            y[oc] = (int8_t)r;
+        }
+    }
+    return EMBER_OK;
+}

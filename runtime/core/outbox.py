@@ -10,14 +10,14 @@ Interface (used by the core service):
     box.close()
 
     sender = UplinkSender(box, host, port, client_id="core-1", tls=None | ssl.SSLContext,
-                          username=None, password=None, topic_prefix="",
+                          username=None, password=None, topic_prefix="", protocol=5 | 4,
                           backoff=Backoff(initial_s=0.5, max_s=60.0), clock=time.monotonic,
                           sleep=time.sleep)
     sender.start() / sender.stop()           # background thread; or call sender.run_once()
     sender.stats()                           # state, connects, failures, sent, ...
 
     dedupe = Deduper(capacity=1_000_000)     # receiver side (cloud / tests)
-    if dedupe.accept(message_id(mqtt_message)): handle(mqtt_message)
+    if dedupe.accept(message_id(mqtt_message)): handle(message_body(mqtt_message))
 
 Semantics
 - Storage is SQLite in WAL mode. `put` commits before returning; with synchronous=FULL (the
@@ -26,7 +26,10 @@ Semantics
   process (kill -9), but the last commits may be lost if the machine loses power.
 - Every message gets a unique id "<outbox-instance-uuid>-<sequence>"; the instance uuid is
   stored in the database, the sequence is an AUTOINCREMENT rowid (never reused), so ids stay
-  unique across restarts. The sender carries it in the MQTT 5 user property `ember-msg-id`.
+  unique across restarts. With protocol=5 (default) the sender carries it in the MQTT 5 user
+  property `ember-msg-id` (payload untouched); with protocol=4 (MQTT 3.1.1, no properties) it
+  prefixes the payload with the line `ember-msg-id:<id>\n`. Receivers use
+  `message_id(msg)` / `message_body(msg)`, which understand both.
 - Delivery is at-least-once: the sender publishes at QoS 1 (the stored qos is recorded, uplink
   is always QoS >= 1) and deletes a message only after its PUBACK with a success reason code.
   Every (re)connection uses a fresh paho client with clean_start and republishes from the
@@ -58,6 +61,7 @@ from typing import Callable, Iterable
 from runtime.errors import EmberError
 
 MSG_ID_PROPERTY = "ember-msg-id"
+MSG_ID_PREFIX = b"ember-msg-id:"
 OVERFLOW_POLICIES = ("reject-new", "drop-oldest")
 
 
@@ -124,13 +128,15 @@ class Outbox:
         self._lock = threading.RLock()
         self._counters = collections.Counter()
         self._lockfile = self._acquire_file_lock()
+        self._db = None
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                        timeout=10.0)
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise OutboxError(f"{self.path}: cannot enable WAL mode (got {mode})")
-            self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            self._sync = synchronous.upper()
+            self._db.execute(f"PRAGMA synchronous={self._sync}")
             self._db.executescript(_SCHEMA)
             row = self._db.execute("SELECT value FROM meta WHERE key='instance'").fetchone()
             if row is None:
@@ -141,8 +147,12 @@ class Outbox:
             n, nbytes = self._db.execute(
                 "SELECT count(*), coalesce(sum(length(payload) + length(CAST(topic AS BLOB))), 0)"
                 " FROM messages").fetchone()
-        except sqlite3.DatabaseError as e:
+        except (sqlite3.DatabaseError, OutboxError) as e:
+            if getattr(self, "_db", None) is not None:
+                self._db.close()
             self._release_file_lock()
+            if isinstance(e, OutboxError):
+                raise
             raise OutboxError(f"{self.path}: cannot open outbox database: {e}") from e
         self._count = int(n)
         self._bytes = int(nbytes)
@@ -299,6 +309,11 @@ class Outbox:
             return 0
         with self._lock:
             self._check_open()
+            # A lost deletion only means a resend (deduplicated by id), so acks need no fsync of
+            # their own: they commit with synchronous=NORMAL and reach the disk with the next
+            # fsynced put (WAL frames are written in order).
+            if self._sync != "NORMAL":
+                self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 deleted = 0
@@ -317,6 +332,9 @@ class Outbox:
                 self._db.execute("ROLLBACK")
                 self._reload_totals_locked()
                 raise
+            finally:
+                if self._sync != "NORMAL":
+                    self._db.execute(f"PRAGMA synchronous={self._sync}")
             self._count -= deleted
             self._bytes -= freed
             self._counters["sent"] += deleted
@@ -398,7 +416,7 @@ class UplinkSender:
 
     def __init__(self, outbox: Outbox, host: str, port: int = 1883, *, client_id: str = "ember-core",
                  tls=None, username: str | None = None, password: str | None = None,
-                 topic_prefix: str = "", window: int = 100, keepalive: int = 30,
+                 topic_prefix: str = "", protocol: int = 5, window: int = 100, keepalive: int = 30,
                  connect_timeout_s: float = 5.0, backoff: Backoff | None = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
                  expire_every_s: float = 60.0):
@@ -408,6 +426,9 @@ class UplinkSender:
         self.client_id = client_id
         self.tls, self.username, self.password = tls, username, password
         self.topic_prefix = topic_prefix
+        if protocol not in (4, 5):
+            raise OutboxError(f"uplink protocol must be 5 (MQTT 5) or 4 (MQTT 3.1.1), got {protocol!r}")
+        self.protocol = protocol
         self.window = max(1, int(window))
         self.keepalive = keepalive
         self.connect_timeout_s = connect_timeout_s
@@ -429,8 +450,12 @@ class UplinkSender:
     # -- connection ------------------------------------------------------------------------
     def _new_client(self):
         import paho.mqtt.client as mqtt
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                        protocol=mqtt.MQTTv5)
+        if self.protocol == 5:
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                            protocol=mqtt.MQTTv5)
+        else:
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                            protocol=mqtt.MQTTv311, clean_session=True)
         c.connect_timeout = self.connect_timeout_s
         c.max_inflight_messages_set(self.window)
         c.max_queued_messages_set(self.window)
@@ -476,7 +501,10 @@ class UplinkSender:
         self._connected = False
         self._counters["connect_attempts"] += 1
         try:
-            client.connect(self.host, self.port, keepalive=self.keepalive, clean_start=True)
+            if self.protocol == 5:
+                client.connect(self.host, self.port, keepalive=self.keepalive, clean_start=True)
+            else:
+                client.connect(self.host, self.port, keepalive=self.keepalive)
             deadline = time.monotonic() + self.connect_timeout_s
             while not self._connected and time.monotonic() < deadline:
                 rc = client.loop(timeout=0.05)
@@ -546,10 +574,14 @@ class UplinkSender:
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
         for m in self.outbox.peek(self._cursor, free):
-            props = Properties(PacketTypes.PUBLISH)
-            props.UserProperty = (MSG_ID_PROPERTY, m.msg_id)
-            info = client.publish(self.topic_prefix + m.topic, m.payload, qos=max(1, m.qos),
-                                  properties=props)
+            if self.protocol == 5:
+                props = Properties(PacketTypes.PUBLISH)
+                props.UserProperty = (MSG_ID_PROPERTY, m.msg_id)
+                info = client.publish(self.topic_prefix + m.topic, m.payload, qos=max(1, m.qos),
+                                      properties=props)
+            else:
+                info = client.publish(self.topic_prefix + m.topic, wrap_payload(m.msg_id, m.payload),
+                                      qos=max(1, m.qos))
             if info.rc != 0:
                 self.last_error = f"publish failed rc={info.rc}"
                 self._connected = False
@@ -607,13 +639,37 @@ class UplinkSender:
                 "errors": self._counters["errors"], "last_error": self.last_error}
 
 
+def wrap_payload(msg_id: str, payload: bytes) -> bytes:
+    """MQTT 3.1.1 form: the id line `ember-msg-id:<id>\n` followed by the payload."""
+    return MSG_ID_PREFIX + msg_id.encode("ascii") + b"\n" + payload
+
+
+def split_payload(payload: bytes) -> tuple[str | None, bytes]:
+    """(id, body) of a payload made by wrap_payload; (None, payload) for any other payload."""
+    payload = bytes(payload)
+    if payload.startswith(MSG_ID_PREFIX):
+        end = payload.find(b"\n", len(MSG_ID_PREFIX))
+        if 0 < end <= len(MSG_ID_PREFIX) + 128:
+            try:
+                return payload[len(MSG_ID_PREFIX):end].decode("ascii"), payload[end + 1:]
+            except UnicodeDecodeError:
+                pass
+    return None, payload
+
+
 def message_id(message) -> str | None:
-    """The `ember-msg-id` user property of a received paho MQTT 5 message, or None."""
+    """The uplink id of a received paho message: the MQTT 5 `ember-msg-id` user property, else
+    the MQTT 3.1.1 payload prefix; None when it has neither."""
     props = getattr(message, "properties", None)
     for key, value in (getattr(props, "UserProperty", None) or []):
         if key == MSG_ID_PROPERTY:
             return value
-    return None
+    return split_payload(message.payload)[0]
+
+
+def message_body(message) -> bytes:
+    """The payload of a received uplink message without an MQTT 3.1.1 id prefix."""
+    return split_payload(message.payload)[1]
 
 
 class Deduper:

@@ -37,7 +37,8 @@ from .payload import BadInput, decode
 log = logging.getLogger("ember.core")
 
 COUNTERS = ("received", "readings", "results", "bad_json", "bad_payload", "wrong_size", "missing_value",
-            "unknown_node", "inference_error", "queue_overflow", "publish_error", "internal_error")
+            "unknown_node", "inference_error", "queue_overflow", "publish_error", "uplink_rejected",
+            "internal_error")
 
 
 def topics(prefix: str) -> dict:
@@ -77,7 +78,7 @@ class _RateLimitedLog:
 class Core:
     """One core worker. `Core(cfg).start()`, then `.stop()`; or `.run()` to block."""
 
-    def __init__(self, cfg: CoreConfig, loader=default_loader, result_hook=None):
+    def __init__(self, cfg: CoreConfig, loader=default_loader, result_hook=None, extensions: bool = True):
         self.cfg = cfg
         self.loader = loader
         self.result_hook = result_hook          # called with (topic, dict) for every result (tests, demo)
@@ -101,8 +102,11 @@ class Core:
         self._started = 0.0
         self._last_status = (0.0, 0)
         self.msgs_per_s = 0.0
-        self.outbox = None                      # set by the uplink integration
-        self.extensions = []                    # objects with .status() -> dict (uplink, capture...)
+        self.uplink = None                      # integrations.Uplink when [uplink] is configured
+        self.extensions = []                    # objects with .status() -> dict and .close()
+        self.attach_extensions = extensions
+        self.on_results = []                    # fn(model name, version, ok count, failed count)
+        self.on_batch = []                      # fn(ServedModel, nodes, x int8, raw outputs, seconds)
         self._handlers = {}                     # exact topic -> callable(payload) (deployments)
 
     # ------------------------------------------------------------ lifecycle
@@ -116,6 +120,9 @@ class Core:
     def start(self) -> "Core":
         self._started = time.time()
         self.load_models()
+        if self.attach_extensions:
+            from . import integrations
+            integrations.attach(self)
         if not self.cfg.broker.host:
             b = start_local_broker(self.cfg.broker.local, self.cfg.broker.port,
                                    data_dir=self.cfg.broker.local_data_dir or None)
@@ -153,9 +160,10 @@ class Core:
                 pass
             self.client.loop_stop()
         for ext in self.extensions:
-            close = getattr(ext, "close", None)
-            if close:
-                close()
+            try:
+                ext.close()
+            except Exception:
+                log.exception("closing %r failed", ext)
         if self._local_broker is not None:
             self._local_broker.close()
             self._local_broker = None
@@ -339,7 +347,7 @@ class Core:
 
     def _process(self, items: list) -> None:
         groups: dict[str, list] = defaultdict(list)   # model -> [(item index, reading, vector)]
-        per_item_readings = [None] * len(items)
+        models = dict(self.models)                     # one version per batch, even during a deployment
         now_wall = time.time()
         for i, (topic, payload, _, _, _, _) in enumerate(items):
             node = topic.rsplit("/", 2)[-2]
@@ -359,9 +367,8 @@ class Core:
                 self._bad(e.kind, node, str(e))
                 continue
             self.counters["readings"] += len(readings)
-            per_item_readings[i] = readings
             for name in routes:
-                model = self.models[name]
+                model = models[name]
                 for r in readings:
                     try:
                         groups[name].append((i, r, model.vector(r)))
@@ -369,7 +376,7 @@ class Core:
                         self._bad(e.kind, node, str(e))
         results = defaultdict(list)                    # (item index, model) -> [result dict]
         for name, rows in groups.items():
-            model = self.models[name]
+            model = models[name]
             for s in range(0, len(rows), model.route.max_batch):
                 chunk = rows[s:s + model.route.max_batch]
                 x = np.stack([v for _, _, v in chunk])
@@ -380,36 +387,52 @@ class Core:
                     model.errors += len(chunk)
                     self.counters["inference_error"] += len(chunk)
                     self._warn("inference_error", "model %s: %s", name, e)
+                    for fn in self.on_results:
+                        fn(name, model.version, 0, len(chunk))
                     continue
                 dt = time.perf_counter() - t0
+                for fn in self.on_results:
+                    fn(name, model.version, len(chunk), 0)
+                for fn in self.on_batch:
+                    try:
+                        fn(model, [items[i][0].rsplit("/", 2)[-2] for i, _, _ in chunk], x, raw, dt)
+                    except Exception:
+                        log.exception("batch hook failed")
                 model.infer_time.add_many([dt / len(chunk)] * min(len(chunk), 8))
                 model.requests += len(chunk)
                 for (i, r, _), res in zip(chunk, model.interpret(raw)):
                     res["seq"], res["t"] = r.seq, r.t
                     results[(i, name)].append(res)
-        self._publish_results(items, results)
+        self._publish_results(items, results, models)
         self._ack(items)
 
-    def _publish_results(self, items: list, results: dict) -> None:
+    def _publish_results(self, items: list, results: dict, models: dict) -> None:
         qos = self.cfg.result_qos
         done = time.monotonic()
+        outgoing = []
         for (i, name), rows in results.items():
             topic, payload, t_recv, _, _, _ = items[i]
             node = topic.rsplit("/", 2)[-2]
-            model = self.models[name]
+            model = models[name]
             lat = done - t_recv
             model.latency.add_many((lat,))
             out_topic = f"{self.prefix}/results/{name}/{node}"
+            # rid: the same node message always gives the same id, so a receiver can drop the
+            # duplicates a redelivery (core crash before the PUBACK) produces.
             if len(rows) == 1 and payload[:1] == b"{":
                 msg = {"node": node, "model": name, "version": model.version, **rows[0],
-                       "latency_ms": round(lat * 1e3, 3)}
+                       "latency_ms": round(lat * 1e3, 3),
+                       "rid": f"{node}:{name}:{rows[0]['t']}:{rows[0]['seq']}"}
             else:
                 msg = {"node": node, "model": name, "version": model.version, "results": rows,
-                       "latency_ms": round(lat * 1e3, 3)}
+                       "latency_ms": round(lat * 1e3, 3),
+                       "rid": f"{node}:{name}:{rows[0]['t']}:{rows[0]['seq']}+{len(rows)}"}
             data = json.dumps(msg, separators=(",", ":"))
             self.counters["results"] += len(rows)
-            if self.outbox is not None:
-                self.outbox.put_result(out_topic, msg, data)
+            outgoing.append((out_topic, msg, data))
+        if self.uplink is not None and outgoing:    # durable before the node message is acknowledged
+            self.uplink.put([(t, d.encode(), 1) for t, _, d in outgoing])
+        for out_topic, msg, data in outgoing:
             try:
                 info = self.client.publish(out_topic, data, qos)
                 if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
@@ -480,15 +503,4 @@ class Core:
             self._publish_status()
 
 
-def build_core(cfg: CoreConfig, loader=default_loader, result_hook=None) -> Core:
-    """A Core with the optional parts (uplink outbox, deployments, capture) attached per config."""
-    core = Core(cfg, loader, result_hook)
-    try:
-        from . import integrations
-    except ImportError:  # pragma: no cover
-        return core
-    integrations.attach(core)
-    return core
-
-
-__all__ = ["Core", "build_core", "ModelLoadError"]
+__all__ = ["Core", "ModelLoadError"]

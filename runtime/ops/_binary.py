@@ -40,8 +40,9 @@ def add_params(s1: float, z1: int, s2: float, z2: int, so: float, zo: int) -> di
 
 
 def mul_params(s1: float, z1: int, s2: float, z2: int, so: float, zo: int) -> dict:
-    """mul.cc Prepare (int8): QuantizeMultiplier(s1 * s2 / so) in double."""
-    real = float(f32(s1)) * float(f32(s2)) / float(f32(so))
+    """mul.cc Prepare (int8): QuantizeMultiplier(s1 * s2 / so), the product and quotient
+    evaluated in float (TFLite multiplies the float scales before widening to double)."""
+    real = f32(f32(f32(s1) * f32(s2)) / f32(so))
     try:
         m, s = quant.quantize_multiplier(real)
     except ValueError:

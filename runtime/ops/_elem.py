@@ -68,7 +68,7 @@ def require_activation(op: OpContext, t: Tensor, what: str) -> None:
 
 
 def qparams(op: OpContext, t: Tensor, what: str) -> tuple[float, int]:
-    """Per-tensor (scale, zero_point) of an int8 tensor, validated."""
+    """Per-tensor (scale, zero_point) of an int8 (or uint8) tensor, validated."""
     if t.scale.size == 0 or t.zero_point.size == 0:
         op.fail(f"{what} {t.describe()} has no quantization parameters")
     if t.scale.size != 1 or t.zero_point.size != 1:
@@ -78,8 +78,9 @@ def qparams(op: OpContext, t: Tensor, what: str) -> tuple[float, int]:
     zp = int(t.zero_point[0])
     if not (math.isfinite(scale) and scale > 0.0):
         op.fail(f"{what} {t.describe()} has invalid scale {scale!r} (must be finite and > 0)")
-    if not -128 <= zp <= 127:
-        op.fail(f"{what} {t.describe()} has zero point {zp} outside the int8 range")
+    lo, hi = (0, 255) if t.dtype == "uint8" else (-128, 127)
+    if not lo <= zp <= hi:
+        op.fail(f"{what} {t.describe()} has zero point {zp} outside the {t.dtype} range")
     return scale, zp
 
 

@@ -1,4 +1,4 @@
-"""DEQUANTIZE int8 -> float32 (C: csrc/dequantize): y = float(double(scale) * (q - zp)).
+"""DEQUANTIZE int8/uint8 -> float32 (C: csrc/dequantize): y = float(double(scale) * (q - zp)).
 
 Input 1 of the emitted op is a float32 [1] constant holding the scale.
 """
@@ -14,7 +14,7 @@ from ._elem import count_io, qparams, require_dtype, require_same_shape
 def build_dequantize(op):
     count_io(op, 1)
     x, y = op.inputs[0], op.outputs[0]
-    require_dtype(op, x, "int8", "input")
+    require_dtype(op, x, ("int8", "uint8"), "input")
     require_dtype(op, y, "float32", "output")
     require_same_shape(op, y, x.shape, "output")
     s, z = qparams(op, x, "input")

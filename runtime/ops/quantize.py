@@ -1,7 +1,7 @@
-"""QUANTIZE float32 -> int8 and int8 -> int8 (C: csrc/quantize).
+"""QUANTIZE float32 -> int8/uint8 and (u)int8 -> (u)int8 requantization (C: csrc/quantize).
 
 float32 input: input 1 of the emitted op is a float32 [1] constant with the
-output scale (TFLite divides by it in float). int8 input: quantize.cc Prepare's
+output scale (TFLite divides by it in float). (u)int8 input: quantize.cc Prepare's
 QuantizeMultiplier(input_scale / output_scale) in double.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ from ._elem import count_io, f32, qparams, require_dtype, require_same_shape
 def build_quantize(op):
     count_io(op, 1)
     x, y = op.inputs[0], op.outputs[0]
-    require_dtype(op, x, ("float32", "int8"), "input")
-    require_dtype(op, y, "int8", "output")
+    require_dtype(op, x, ("float32", "int8", "uint8"), "input")
+    require_dtype(op, y, ("int8", "uint8"), "output")
     require_same_shape(op, y, x.shape, "output")
     so, zo = qparams(op, y, "output")
     if x.dtype == "float32":

@@ -1,6 +1,8 @@
 /* FULLY_CONNECTED scalar kernel: hand-checked cases (per-tensor with a
  * weights offset, per-channel), a naive reference, channel-range splitting
  * and argument errors. */
+#include <math.h>
+
 #include "ember/ops/fully_connected.h"
 #include "ember/requant.h"
 #include "nn_test_util.h"
@@ -23,6 +25,60 @@ static void test_hand(void) {
     NN_CHECK(ember_fully_connected_s8_scalar(&p, &d, x, w, NULL, mult, shift, y, 0, 2, NULL) == EMBER_OK, "run");
     /* b0: w-1 = (0,0,0)->0; (1,-1,-3)·(0,1,2) = -7 -> -2. b1: 0; (1,-1,-3)·(-2,-1,0) = -1 -> -0.25 -> 0 */
     NN_CHECK(y[0] == 0 && y[1] == -2 && y[2] == 0 && y[3] == 0, "offset got %d %d %d %d", y[0], y[1], y[2], y[3]);
+}
+
+static void test_double_requant(void) {
+    /* LiteRT reference requantization: round(acc * scale), ties away from zero. */
+    NN_CHECK(ember_requant_double(5, 0.5) == 3, "2.5 -> %d", ember_requant_double(5, 0.5));
+    NN_CHECK(ember_requant_double(-5, 0.5) == -3, "-2.5 -> %d", ember_requant_double(-5, 0.5));
+    NN_CHECK(ember_requant_double(7, 0.25) == 2, "1.75 -> %d", ember_requant_double(7, 0.25));
+    NN_CHECK(ember_requant_double(INT32_MAX, 4.0) == INT32_MAX, "saturates high");
+    NN_CHECK(ember_requant_double(INT32_MIN, 4.0) == INT32_MIN, "saturates low");
+    /* Where fixed point and double differ: acc 1001 * 0.25 = 250.25 -> 250 in double, while
+     * mbqm(1001, 2^30, -1) double-rounds 500.5 -> 501 -> 250.5 -> 251. */
+    const ember_fc_dims d = {1, 1, 1};
+    const int8_t x[1] = {7}, w[1] = {11};
+    const int32_t bias[1] = {924}; /* 7 * 11 + 924 = 1001 */
+    const double scale[1] = {0.25};
+    const int32_t mult[1] = {1 << 30}, shift[1] = {-1};
+    ember_fully_connected_params p = {0, 0, 0, -128, 127};
+    int8_t y = 0;
+    NN_CHECK(ember_fully_connected_s8_double_requant_scalar(&p, &d, x, w, bias, scale, &y, 0, 1, NULL) == EMBER_OK &&
+                 y == 127, "double requant (saturated) got %d", y);
+    NN_CHECK(ember_fully_connected_s8_scalar(&p, &d, x, w, bias, mult, shift, &y, 0, 1, NULL) == EMBER_OK && y == 127,
+             "fixed point (saturated) got %d", y);
+    p.output_offset = -100;
+    NN_CHECK(ember_fully_connected_s8_scalar(&p, &d, x, w, bias, mult, shift, &y, 0, 1, NULL) == EMBER_OK && y == 127,
+             "fixed point got %d", y);
+    p.output_offset = -200; /* 251 - 200 = 51 vs 250 - 200 = 50 */
+    NN_CHECK(ember_fully_connected_s8_scalar(&p, &d, x, w, bias, mult, shift, &y, 0, 1, NULL) == EMBER_OK && y == 51,
+             "fixed point got %d", y);
+    NN_CHECK(ember_fully_connected_s8_double_requant_scalar(&p, &d, x, w, bias, scale, &y, 0, 1, NULL) == EMBER_OK &&
+                 y == 50, "double got %d", y);
+    /* Random: the kernel equals the formula. */
+    static int8_t xs[300], ws[300 * 9], ys[9];
+    static double sc[9];
+    static int32_t bs[9];
+    for (int iter = 0; iter < 200; ++iter) {
+        const ember_fc_dims dd = {1, nn_range(1, 300), nn_range(1, 9)};
+        ember_fully_connected_params q = {nn_range(-127, 128), 0, nn_range(-128, 127), -128, 127};
+        nn_fill_s8(xs, (size_t)dd.depth, -128, 127);
+        nn_fill_s8(ws, (size_t)dd.depth * dd.units, -127, 127);
+        for (int u = 0; u < dd.units; ++u) {
+            sc[u] = (double)nn_range(1, 1 << 20) / (double)(1 << 28);
+            bs[u] = nn_range(-9999, 9999);
+        }
+        NN_CHECK(ember_fully_connected_s8_double_requant_scalar(&q, &dd, xs, ws, bs, sc, ys, 0, dd.units, NULL) ==
+                     EMBER_OK, "run");
+        for (int u = 0; u < dd.units; ++u) {
+            int32_t acc = bs[u];
+            for (int k = 0; k < dd.depth; ++k) acc += ws[u * dd.depth + k] * (xs[k] + q.input_offset);
+            const double r = (double)acc * sc[u];
+            long want = (long)(r >= 0 ? floor(r + 0.5) : -floor(-r + 0.5)) + q.output_offset;
+            want = want < -128 ? -128 : want > 127 ? 127 : want;
+            NN_CHECK(ys[u] == want, "iter %d unit %d: %d vs %ld", iter, u, ys[u], want);
+        }
+    }
 }
 
 static int8_t xbuf[4096], wbuf[65536], ybuf[4096], rbuf[4096];
@@ -85,6 +141,7 @@ static void test_errors(void) {
 
 int main(void) {
     test_hand();
+    test_double_requant();
     test_random();
     test_errors();
     return nn_report("test_fully_connected");

@@ -84,6 +84,12 @@ size_t ember_plan_op_scratch(const ember_plan *plan, int32_t i);
 int ember_plan_is_finalized(const ember_plan *plan);
 ember_status ember_plan_memory(const ember_plan *plan, ember_plan_memory_info *info);
 
+/* Per-op timing for `ember bench`: when enabled, every run records each op's
+ * wall time (monotonic clock around adapter->run); read it after a run.
+ * Ops added after enabling are not timed until it is enabled again. */
+ember_status ember_plan_set_profiling(ember_plan *plan, int enable);
+unsigned long long ember_plan_op_time_ns(const ember_plan *plan, int32_t i);
+
 #ifdef __cplusplus
 }
 #endif

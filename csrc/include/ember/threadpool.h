@@ -28,6 +28,9 @@ void ember_threadpool_destroy(ember_threadpool *pool);
 int ember_threadpool_size(const ember_threadpool *pool);
 void ember_threadpool_run(ember_threadpool *pool, ember_task_fn fn, void *ctx, int ntasks);
 
+/* Monotonic nanoseconds (per-op timing). */
+unsigned long long ember_now_ns(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,4 +1,4 @@
-/* DEQUANTIZE int8 -> float32 (TFLite reference Dequantize):
+/* DEQUANTIZE int8/uint8 -> float32 (TFLite reference Dequantize):
  *   y = float((double)scale * (double)(q - zero_point))
  * Input 1 of the op record is a constant float32 [1] tensor with the scale. */
 #ifndef EMBER_OPS_DEQUANTIZE_H
@@ -18,6 +18,8 @@ extern "C" {
 enum { EMBER_DEQUANTIZE_PARAMS(EMBER_DEQUANTIZE_P) EMBER_DEQUANTIZE_NPARAMS };
 
 ember_status ember_dequantize_s8_f32_scalar(const int8_t *in, float *out, size_t n,
+                                            float scale, int32_t zero_point);
+ember_status ember_dequantize_u8_f32_scalar(const uint8_t *in, float *out, size_t n,
                                             float scale, int32_t zero_point);
 
 #ifdef __cplusplus

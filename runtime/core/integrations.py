@@ -1,0 +1,220 @@
+"""Attach the optional parts of the core to a `Core`, as core.toml asks:
+
+* uplink: results are written to the durable outbox (runtime/core/outbox.py) before the node
+  message is acknowledged, and an UplinkSender ships them to the cloud broker;
+* deployments: `{prefix}/cores/{id}/deploy` feeds the DeploymentManager (runtime/core/deploy.py);
+  a switched version replaces the served model atomically, failed requests are reported so a
+  bad version rolls back;
+* capture + drift statistics (runtime/core/capture.py, stats.py).
+Each part reports into the core's retained status.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import ssl
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EmberError
+from .config import ConfigError, ModelRoute
+
+log = logging.getLogger("ember.core")
+
+
+def _tls(ca: str, cert: str, key: str):
+    if not (ca or cert):
+        return None
+    try:
+        ctx = ssl.create_default_context(cafile=ca or None)
+        if cert:
+            ctx.load_cert_chain(cert, key or None)
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"uplink TLS files cannot be used: {e}") from None
+    return ctx
+
+
+class Uplink:
+    """Outbox + sender. `put(items)` is called by the worker for every batch of results."""
+
+    def __init__(self, core):
+        from .outbox import Outbox, UplinkSender
+        cfg, u = core.cfg, core.cfg.uplink
+        path = u.outbox or str(cfg.data_path() / "outbox.sqlite")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(path, max_messages=u.max_messages, max_age_s=u.max_age_s, overflow=u.overflow)
+        prefix = u.topic_prefix if u.topic_prefix else f"{cfg.prefix}/uplink/{cfg.id}/"
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        self.sender = UplinkSender(self.outbox, u.host, u.port, client_id=u.client_id or f"ember-uplink-{cfg.id}",
+                                   tls=_tls(u.tls_ca, u.tls_cert, u.tls_key), username=u.username or None,
+                                   password=u.password or None, topic_prefix=prefix)
+        self.core = core
+        self.sender.start()
+
+    def put(self, items: list) -> None:
+        from .outbox import OutboxError, OutboxFullError
+        try:
+            self.outbox.put_many(items)
+        except OutboxFullError as e:
+            self.core.counters["uplink_rejected"] += len(items)
+            self.core._warn("uplink_rejected", "outbox full (overflow policy reject-new): %s", e)
+        except OutboxError as e:
+            self.core.counters["uplink_rejected"] += len(items)
+            self.core._warn("uplink_rejected", "outbox refused %d results: %s", len(items), e)
+
+    def status(self) -> dict:
+        st = self.outbox.stats()
+        st["uplink"] = self.sender.stats()
+        return {"outbox": st}
+
+    def close(self) -> None:
+        self.sender.stop()
+        self.outbox.close()
+
+
+def _manifest_of(model) -> dict:
+    from .package import io_spec
+    return {"inputs": io_spec(model.inputs), "outputs": io_spec(model.outputs)}
+
+
+class Deployments:
+    """DeploymentManager wired to the core: MQTT topic in, statuses out, registry -> served models."""
+
+    def __init__(self, core):
+        from .deploy import DeploymentManager, ModelRegistry, ModelVersion, deploy_topic
+        from .package import load_trusted_keys
+        cfg = core.cfg
+        self.core = core
+        self.registry = ModelRegistry()
+        store = cfg.deploy.models_dir or str(cfg.data_path() / "models")
+        try:
+            keys = load_trusted_keys(cfg.deploy.trusted_keys)
+        except (OSError, EmberError, ValueError) as e:
+            raise ConfigError(f"deploy.trusted_keys: {e}") from None
+        self.manager = DeploymentManager(self.registry, store, keys, loader=core.loader, core_id=cfg.id,
+                                         prefix=cfg.prefix, publish=self._publish)
+        for m in core.models.values():            # versions from core.toml are the starting point
+            self.registry.switch(m.name, ModelVersion(m.name, m.version, m.model, _manifest_of(m.model), m.route.path))
+        self.registry.subscribe(self._switched)
+        for name, version in self.manager.restore():  # deployed versions survive restarts
+            log.info("restored deployed model %s %s", name, version)
+        for err in getattr(self.manager, "restore_errors", []):
+            log.warning("stored model not restored: %s", err)
+        self._queue: queue.Queue = queue.Queue(maxsize=16)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="ember-deploy", daemon=True)
+        self._thread.start()
+        core.add_handler(deploy_topic(cfg.prefix, cfg.id), self._on_message)
+        core.on_results.append(self._record)
+
+    def _publish(self, topic: str, payload: bytes) -> None:
+        if self.core.client is not None:
+            self.core.client.publish(topic, payload, 1)
+
+    def _on_message(self, payload: bytes) -> None:
+        try:
+            self._queue.put_nowait(bytes(payload))
+        except queue.Full:
+            from .package import package_id
+            self.manager.counters["rejected"] += 1
+            self.manager._status(package_id(bytes(payload)), "rejected", reason="deployment queue full; retry later")
+
+    def _work(self) -> None:
+        from .package import package_id
+        while not self._stop.is_set():
+            try:
+                payload = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self.manager.handle_message(payload)
+            except Exception as e:  # the deployment worker never dies
+                log.exception("deployment failed")
+                self.manager._status(package_id(payload), "rejected", reason=f"internal error: {e}")
+
+    def _switched(self, name, new, old) -> None:
+        from .models import ServedModel
+        if new is None:
+            return
+        route = next((r for r in self.core.cfg.models if r.name == name), None)
+        if route is None:                            # a model deployed without a route in core.toml
+            m = new.manifest
+            route = ModelRoute(name=name, path=new.path, features=list(m.get("features", [])),
+                               channels=list(m.get("channels", [])), nodes=list(m.get("nodes", ["*"])))
+            self.core.cfg.models.append(route)
+        served = ServedModel(replace(route, version=""), new.model, new.version,
+                             {k: v for k, v in new.manifest.items() if k in ("labels", "threshold")})
+        self.core.replace_model(served)
+        log.info("model %s now serves version %s%s", name, new.version, f" (was {old.version})" if old else "")
+
+    def _record(self, name: str, version: str, ok: int, failed: int) -> None:
+        for _ in range(min(failed, self.manager.max_failures)):
+            if self.manager.record_result(name, version, ok=False):
+                return
+        for _ in range(min(ok, self.manager.watch_requests)):
+            self.manager.record_result(name, version, ok=True)
+
+    def status(self) -> dict:
+        return {"deploy": {**self.manager.counters, "history": self.manager.history[-5:]}}
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+class CaptureAndStats:
+    def __init__(self, core, uplink: Uplink | None):
+        from .capture import Capture
+        from .stats import StatsPublisher, StatsRegistry
+        cfg, c = core.cfg, core.cfg.capture
+        self.core = core
+        self.capture = Capture(c.dir or str(cfg.data_path() / "capture"),
+                               outbox=uplink.outbox if uplink else None,
+                               topic=f"{cfg.prefix}/capture/{cfg.id}", sample_rate=c.sample_rate,
+                               max_file_bytes=c.max_file_bytes, max_total_bytes=c.max_total_bytes)
+        self.stats = StatsRegistry()
+        self.publisher = StatsPublisher(self.stats, publish=self._publish, topic_prefix=f"{cfg.prefix}/stats/{cfg.id}",
+                                        interval_s=c.stats_interval_s).start()
+        core.on_batch.append(self._on_batch)
+
+    def _publish(self, topic: str, payload: bytes):
+        if self.core.client is not None:
+            return self.core.client.publish(topic, payload, 1)
+
+    def _on_batch(self, model, nodes, x, raw, seconds) -> None:
+        deq = (raw.astype(np.float32) - model.out_zp) * model.out_scale
+        self.stats.get(model.name, model.version).record(x, deq, seconds)
+        for node, xi, yi in zip(nodes, x, deq):
+            self.capture.offer(model.name, model.version, node, xi, yi)
+
+    def status(self) -> dict:
+        return {"capture": self.capture.stats()}
+
+    def close(self) -> None:
+        self.publisher.stop()
+        self.capture.close()
+
+
+def attach(core) -> None:
+    cfg = core.cfg
+    uplink = None
+    if cfg.uplink.host:
+        uplink = Uplink(core)
+        core.uplink = uplink
+        core.extensions.append(uplink)
+    if cfg.deploy.enabled:
+        try:
+            core.extensions.append(Deployments(core))
+        except ImportError as e:   # signatures need the 'cryptography' package
+            log.warning("model deployments disabled: %s (pip install cryptography)", e)
+    if cfg.capture.enabled:
+        core.extensions.append(CaptureAndStats(core, uplink))
+
+
+__all__ = ["attach", "Uplink", "Deployments", "CaptureAndStats", "json"]

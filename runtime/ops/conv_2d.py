@@ -1,0 +1,49 @@
+"""CONV_2D builder: int8 input/output, int8 symmetric (per-channel or
+per-tensor) OHWI weights, optional int32 bias, grouped convolution when the
+input has a multiple of the filter's channels. Emits the C record of
+csrc/include/ember/ops/conv_2d.h."""
+from __future__ import annotations
+
+from . import register
+from .base import OpContext
+from .nn_util import (act_range_checked, activation, bias_data, channel_multipliers, const_weights, int_option,
+                      out_size, pad_before, padding, per_tensor_q, weight_scales)
+
+
+@register("CONV_2D")
+def build_conv_2d(op: OpContext) -> None:
+    op.require(len(op.inputs) in (2, 3), f"expected 2 or 3 inputs, got {len(op.inputs)}")
+    op.require(len(op.outputs) == 1, f"expected 1 output, got {len(op.outputs)}")
+    x, w = op.inputs[0], op.inputs[1]
+    b = op.inputs[2] if len(op.inputs) == 3 else None
+    y = op.outputs[0]
+    op.require(x is not None, "missing input")
+    in_scale, in_zp = per_tensor_q(op, x, "input")
+    out_scale, out_zp = per_tensor_q(op, y, "output")
+    op.require(len(x.shape) == 4 and all(d > 0 for d in x.shape), f"input {x.describe()} must be a non-empty NHWC tensor")
+    op.require(len(y.shape) == 4, f"output {y.describe()} must have rank 4")
+    const_weights(op, w, 4)
+    n, h, wd, c = x.shape
+    oc, kh, kw, fc = w.shape
+    op.require(c % fc == 0, f"input channels {c} are not a multiple of the filter's {fc}")
+    groups = c // fc
+    op.require(oc % groups == 0, f"{oc} filters cannot be split into {groups} groups")
+
+    pad = padding(op)
+    act = activation(op)
+    sh, sw = int_option(op, "stride_h", 0), int_option(op, "stride_w", 0)
+    dh, dw = int_option(op, "dilation_h_factor", 1), int_option(op, "dilation_w_factor", 1)
+    oh, ow = out_size(pad, h, kh, sh, dh), out_size(pad, wd, kw, sw, dw)
+    op.require(oh > 0 and ow > 0, f"filter {kh}x{kw} (dilation {dh}x{dw}) does not fit input {h}x{wd} with VALID padding")
+    op.require(tuple(y.shape) == (n, oh, ow, oc),
+               f"output {y.describe()} should have shape {[n, oh, ow, oc]} for {pad} padding, stride {sh}x{sw}")
+
+    w_scales = weight_scales(op, w, oc, axis=0)
+    bias = bias_data(op, b, oc)
+    mult, shift = channel_multipliers(op, in_scale, w_scales, out_scale)
+    lo, hi = act_range_checked(op, act, out_scale, out_zp)
+    op.emit("CONV_2D", [x, w, bias, op.const(mult, "multipliers"), op.const(shift, "shifts")], [y], {
+        "stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw,
+        "pad_h": pad_before(sh, dh, h, kh, oh), "pad_w": pad_before(sw, dw, wd, kw, ow),
+        "input_offset": -in_zp, "output_offset": out_zp, "act_min": lo, "act_max": hi,
+    })

@@ -1,0 +1,60 @@
+"""FULLY_CONNECTED builder: int8 input of any rank viewed as [batches, depth]
+(TFLite's reshaping), int8 symmetric [units, depth] weights (per-tensor or
+per-channel), optional int32 bias, keep_num_dims. Emits the C record of
+csrc/include/ember/ops/fully_connected.h in its double-requantization mode
+(requant 1): LiteRT's reference int8 FULLY_CONNECTED rescales each
+accumulator as round(acc * (double)in_scale * (double)w_scale / (double)out_scale)
+rather than with a fixed-point multiplier, and BUILTIN_REF is our oracle.
+The float32 scales go to C as a constant (input, output, per-unit filter)."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import register
+from .base import OpContext
+from .nn_util import (act_range_checked, activation, bias_data, channel_multipliers, const_weights, option_enum,
+                      per_tensor_q, weight_scales)
+
+
+@register("FULLY_CONNECTED")
+def build_fully_connected(op: OpContext) -> None:
+    op.require(len(op.inputs) in (2, 3), f"expected 2 or 3 inputs, got {len(op.inputs)}")
+    op.require(len(op.outputs) == 1, f"expected 1 output, got {len(op.outputs)}")
+    x, w = op.inputs[0], op.inputs[1]
+    b = op.inputs[2] if len(op.inputs) == 3 else None
+    y = op.outputs[0]
+    op.require(x is not None, "missing input")
+    in_scale, in_zp = per_tensor_q(op, x, "input")
+    out_scale, out_zp = per_tensor_q(op, y, "output")
+    const_weights(op, w, 2, "weights")
+    fmt = option_enum(op, "weights_format", "DEFAULT", {0: "DEFAULT", 1: "SHUFFLED4x16INT8"})
+    op.require(fmt == "DEFAULT", f"unsupported weights_format {fmt}")
+    units, depth = w.shape
+    op.require(len(x.shape) >= 1 and x.size > 0, f"input {x.describe()} is empty")
+    op.require(x.size % depth == 0, f"input {x.describe()} has {x.size} values, not a multiple of the weights' depth {depth}")
+    batches = x.size // depth
+    keep = bool(op.options.get("keep_num_dims", False))
+    if keep:
+        op.require(x.shape[-1] == depth, f"keep_num_dims needs the input's last dimension to be {depth}")
+        want = tuple(x.shape[:-1]) + (units,)
+    else:
+        want = (batches, units)
+    op.require(tuple(y.shape) == want, f"output {y.describe()} should have shape {list(want)}")
+
+    act = activation(op)
+    w_scales = weight_scales(op, w, units, axis=0)
+    bias = bias_data(op, b, units)
+    if bias is not None and w.scale.size == 1 and bias.scale.size == 1:
+        # TFLite GetQuantizedConvolutionMultipler's consistency check of the bias scale.
+        product = float(in_scale) * float(w_scales[0])
+        op.require(abs(product - float(np.float32(bias.scale[0]))) / float(out_scale) <= 0.02,
+                   f"bias scale {float(bias.scale[0])} does not match input scale x weights scale {product}")
+    # The effective scales must also be representable as a fixed-point multiplier (TFLite's Prepare
+    # computes those too and fails on them), so keep that check.
+    channel_multipliers(op, in_scale, w_scales, out_scale)
+    scales = np.concatenate([np.asarray([in_scale, out_scale], np.float32), w_scales.astype(np.float32)])
+    lo, hi = act_range_checked(op, act, out_scale, out_zp)
+    op.emit("FULLY_CONNECTED", [x, w, bias, None, None, op.const(scales, "requant_scales")], [y], {
+        "input_offset": -in_zp, "filter_offset": 0, "output_offset": out_zp, "act_min": lo, "act_max": hi,
+        "requant": 1,
+    })

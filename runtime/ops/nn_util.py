@@ -1,0 +1,157 @@
+"""Checks and TFLite Prepare arithmetic shared by the builders of CONV_2D,
+DEPTHWISE_CONV_2D, FULLY_CONNECTED, the pools and PAD.
+
+Everything here mirrors a TFLite helper exactly (tensorflow/lite/kernels/
+padding.h, kernel_util.cc) because the parameters it computes are baked into
+the plan and must equal what LiteRT's Prepare computes, bit for bit.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import quant
+from .base import OpContext, Tensor
+
+_ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
+_PADDINGS = {0: "SAME", 1: "VALID"}
+SUPPORTED_ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+
+
+def option_enum(op: OpContext, key: str, default: str, names: dict) -> str:
+    v = op.options.get(key, default)
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        v = names.get(int(v), str(v))
+    return str(v)
+
+
+def activation(op: OpContext) -> str:
+    act = option_enum(op, "fused_activation_function", "NONE", _ACTIVATIONS)
+    op.require(act in SUPPORTED_ACTIVATIONS, f"unsupported fused activation {act}")
+    return act
+
+
+def padding(op: OpContext) -> str:
+    pad = option_enum(op, "padding", "SAME", _PADDINGS)
+    op.require(pad in ("SAME", "VALID"), f"unsupported padding {pad}")
+    return pad
+
+
+def int_option(op: OpContext, key: str, default: int, lo: int = 1, hi: int = 1 << 16) -> int:
+    v = op.options.get(key, default)
+    op.require(isinstance(v, (int, np.integer)) and not isinstance(v, bool), f"option {key} is {v!r}, not an integer")
+    v = int(v)
+    op.require(lo <= v <= hi, f"option {key} = {v} outside [{lo}, {hi}]")
+    return v
+
+
+def f32(x) -> float:
+    """A scale as the float32 TFLite stores (and computes with)."""
+    return float(np.float32(x))
+
+
+def per_tensor_q(op: OpContext, t: Tensor, what: str) -> tuple[float, int]:
+    """(scale, zero_point) of a per-tensor int8 activation; fails otherwise."""
+    op.require(t.dtype == "int8", f"{what} {t.describe()} must be int8")
+    op.require(t.scale.size == 1 and t.zero_point.size == 1,
+               f"{what} {t.describe()} needs per-tensor quantization (scale/zero point), got "
+               f"{t.scale.size} scales and {t.zero_point.size} zero points")
+    scale = f32(t.scale[0])
+    zp = int(t.zero_point[0])
+    op.require(math.isfinite(scale) and scale > 0, f"{what} {t.describe()} has invalid scale {scale}")
+    op.require(-128 <= zp <= 127, f"{what} {t.describe()} has zero point {zp} outside int8")
+    return scale, zp
+
+
+def activation_range(act: str, scale: float, zero_point: int) -> tuple[int, int]:
+    """TFLite CalculateActivationRangeQuantized for int8: the quantization of
+    the clamp bounds is done in float32 (f / scale with float operands), then
+    rounded half away from zero."""
+    qmin, qmax = -128, 127
+
+    def q(v: float) -> int:
+        r = float(np.float32(v) / np.float32(scale))
+        return zero_point + int(math.floor(abs(r) + 0.5)) * (1 if r >= 0 else -1)
+
+    if act == "NONE":
+        return qmin, qmax
+    if act == "RELU":
+        return max(qmin, q(0.0)), qmax
+    if act == "RELU6":
+        return max(qmin, q(0.0)), min(qmax, q(6.0))
+    if act == "RELU_N1_TO_1":
+        return max(qmin, q(-1.0)), min(qmax, q(1.0))
+    raise ValueError(f"unsupported fused activation {act}")
+
+
+def act_range_checked(op: OpContext, act: str, scale: float, zp: int) -> tuple[int, int]:
+    lo, hi = activation_range(act, scale, zp)
+    op.require(lo <= hi, f"fused {act} with output scale {scale} and zero point {zp} leaves an empty range")
+    return lo, hi
+
+
+def out_size(padding_: str, image: int, filt: int, stride: int, dilation: int = 1) -> int:
+    """TFLite ComputeOutSize."""
+    eff = (filt - 1) * dilation + 1
+    if padding_ == "SAME":
+        return (image + stride - 1) // stride
+    return (image + stride - eff) // stride
+
+
+def pad_before(stride: int, dilation: int, image: int, filt: int, out: int) -> int:
+    """TFLite ComputePaddingWithOffset's leading (top/left) padding."""
+    eff = (filt - 1) * dilation + 1
+    total = (out - 1) * stride + eff - image
+    return max(total, 0) // 2
+
+
+def const_weights(op: OpContext, w: Tensor, rank: int, what: str = "filter") -> np.ndarray:
+    op.require(w is not None, f"missing {what}")
+    op.require(w.dtype == "int8", f"{what} {w.describe()} must be int8 (got {w.dtype})")
+    op.require(w.is_const, f"{what} {w.describe()} must be a constant")
+    op.require(len(w.shape) == rank, f"{what} {w.describe()} must have rank {rank}")
+    op.require(all(d > 0 for d in w.shape), f"{what} {w.describe()} has an empty dimension")
+    return np.asarray(w.data)
+
+
+def weight_scales(op: OpContext, w: Tensor, channels: int, axis: int, allow_per_channel: bool = True) -> np.ndarray:
+    """Per-output-channel float32 weight scales (broadcast when per-tensor); checks symmetric zero points."""
+    n = w.scale.size
+    op.require(n >= 1, f"filter {w.describe()} is not quantized")
+    op.require(n == 1 or (allow_per_channel and n == channels),
+               f"filter {w.describe()} has {n} scales, expected 1" + (f" or {channels}" if allow_per_channel else ""))
+    if n > 1:
+        op.require(w.quantized_dimension == axis,
+                   f"filter {w.describe()} is quantized along dimension {w.quantized_dimension}, expected {axis}")
+    op.require(w.zero_point.size in (0, 1, n), f"filter {w.describe()} has {w.zero_point.size} zero points for {n} scales")
+    op.require(bool(np.all(w.zero_point == 0)), f"filter {w.describe()} must have zero point 0 (symmetric int8 weights)")
+    s = np.asarray(w.scale, np.float64).astype(np.float32)
+    op.require(bool(np.all(np.isfinite(s))) and bool(np.all(s > 0)), f"filter {w.describe()} has a non-positive scale")
+    return np.broadcast_to(s, (channels,)) if n == 1 else s
+
+
+def bias_data(op: OpContext, b, channels: int):
+    """The optional int32 bias (None when absent)."""
+    if b is None:
+        return None
+    op.require(b.dtype == "int32", f"bias {b.describe()} must be int32 (got {b.dtype})")
+    op.require(b.is_const, f"bias {b.describe()} must be a constant")
+    op.require(b.size == channels and len(b.shape) == 1, f"bias {b.describe()} must have shape [{channels}]")
+    op.require(b.zero_point.size == 0 or bool(np.all(b.zero_point == 0)), f"bias {b.describe()} must have zero point 0")
+    return b
+
+
+def channel_multipliers(op: OpContext, in_scale: float, w_scales: np.ndarray, out_scale: float):
+    """TFLite PopulateConvolutionQuantizationParams: per channel
+    QuantizeMultiplier((double)in_scale * (double)w_scale / (double)out_scale)."""
+    mult = np.empty(len(w_scales), np.int32)
+    shift = np.empty(len(w_scales), np.int32)
+    for i, ws in enumerate(w_scales):
+        real = float(in_scale) * float(ws) / float(out_scale)
+        try:
+            m, s = quant.quantize_multiplier(real)
+        except ValueError as e:
+            op.fail(f"channel {i}: effective scale {real!r} cannot be requantized ({e})")
+        mult[i], shift[i] = m, s
+    return mult, shift

@@ -1,0 +1,173 @@
+"""Single-op int8 models for the CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED /
+pooling / PAD oracle tests, with every quantization parameter controllable
+(zero points at the int8 extremes, per-tensor weights, absent bias), plus the
+shared check: Ember's output equals LiteRT BUILTIN_REF's on random inputs.
+Built with runtime.tflite.writer; tests/models.py has the simpler defaults."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from runtime.tflite.writer import ModelBuilder
+from tests.models import conv_out_size
+
+
+def _q(rng, q):
+    if q is None:
+        return float(rng.uniform(0.005, 0.1)), int(rng.integers(-40, 41))
+    return float(q[0]), int(q[1])
+
+
+def _out_scale(rng, in_s, w_scale, k):
+    return float(math.sqrt(k) * 74 * 74 * in_s * float(np.mean(w_scale)) / 40.0 * rng.uniform(0.6, 1.6))
+
+
+def _weights(rng, shape, n):
+    w = rng.integers(-127, 128, size=shape).astype(np.int8)
+    return w, rng.uniform(0.002, 0.02, size=n).astype(np.float32)
+
+
+def _add_bias(mb, rng, bias, in_s, w_scale, per_channel, n):
+    if not bias:
+        return -1
+    bq = rng.integers(-3000, 3001, size=n).astype(np.int32)
+    b_scale = (np.float64(np.float32(in_s)) * w_scale.astype(np.float64)).astype(np.float32)
+    return mb.add_tensor("bias", (n,), "int32", data=bq, scale=b_scale if per_channel else b_scale[:1], zero_point=0)
+
+
+def conv(rng, in_shape=(1, 8, 8, 3), out_c=4, k=(3, 3), stride=(1, 1), dilation=(1, 1), padding="SAME",
+         act="NONE", per_channel=True, bias=True, in_q=None, out_q=None, groups=1):
+    n, h, w_, c = in_shape
+    kh, kw = k
+    in_s, in_zp = _q(rng, in_q)
+    wq, w_scale = _weights(rng, (out_c, kh, kw, c // groups), out_c)
+    if not per_channel:
+        w_scale = np.full(out_c, w_scale[0], np.float32)
+    out_s = _out_scale(rng, in_s, w_scale, kh * kw * c // groups) if out_q is None else out_q[0]
+    out_zp = int(rng.integers(-40, 41)) if out_q is None else out_q[1]
+    oh = conv_out_size(h, kh, stride[0], dilation[0], padding)
+    ow = conv_out_size(w_, kw, stride[1], dilation[1], padding)
+    mb = ModelBuilder()
+    x = mb.add_tensor("input", in_shape, "int8", scale=in_s, zero_point=in_zp)
+    wt = mb.add_tensor("filter", wq.shape, "int8", data=wq, scale=w_scale if per_channel else w_scale[:1],
+                       zero_point=0, quantized_dimension=0)
+    b = _add_bias(mb, rng, bias, in_s, w_scale, per_channel, out_c)
+    y = mb.add_tensor("output", (n, oh, ow, out_c), "int8", scale=out_s, zero_point=out_zp)
+    mb.add_operator("CONV_2D", [x, wt, b], [y], {
+        "padding": padding, "stride_h": stride[0], "stride_w": stride[1],
+        "dilation_h_factor": dilation[0], "dilation_w_factor": dilation[1], "fused_activation_function": act})
+    mb.set_io([x], [y])
+    return mb.build()
+
+
+def depthwise(rng, in_shape=(1, 8, 8, 4), depth_multiplier=1, k=(3, 3), stride=(1, 1), dilation=(1, 1),
+              padding="SAME", act="NONE", per_channel=True, bias=True, in_q=None, out_q=None):
+    n, h, w_, c = in_shape
+    kh, kw = k
+    out_c = c * depth_multiplier
+    in_s, in_zp = _q(rng, in_q)
+    wq, w_scale = _weights(rng, (1, kh, kw, out_c), out_c)
+    if not per_channel:
+        w_scale = np.full(out_c, w_scale[0], np.float32)
+    out_s = _out_scale(rng, in_s, w_scale, kh * kw) if out_q is None else out_q[0]
+    out_zp = int(rng.integers(-40, 41)) if out_q is None else out_q[1]
+    oh = conv_out_size(h, kh, stride[0], dilation[0], padding)
+    ow = conv_out_size(w_, kw, stride[1], dilation[1], padding)
+    mb = ModelBuilder()
+    x = mb.add_tensor("input", in_shape, "int8", scale=in_s, zero_point=in_zp)
+    wt = mb.add_tensor("filter", wq.shape, "int8", data=wq, scale=w_scale if per_channel else w_scale[:1],
+                       zero_point=0, quantized_dimension=3)
+    b = _add_bias(mb, rng, bias, in_s, w_scale, per_channel, out_c)
+    y = mb.add_tensor("output", (n, oh, ow, out_c), "int8", scale=out_s, zero_point=out_zp)
+    mb.add_operator("DEPTHWISE_CONV_2D", [x, wt, b], [y], {
+        "padding": padding, "stride_h": stride[0], "stride_w": stride[1], "depth_multiplier": depth_multiplier,
+        "dilation_h_factor": dilation[0], "dilation_w_factor": dilation[1], "fused_activation_function": act})
+    mb.set_io([x], [y])
+    return mb.build()
+
+
+def fully_connected(rng, in_shape=(1, 16), units=8, act="NONE", per_channel=False, bias=True,
+                    keep_num_dims=False, in_q=None, out_q=None):
+    in_shape = tuple(in_shape)
+    depth = in_shape[-1]
+    rows = int(np.prod(in_shape)) // depth
+    in_s, in_zp = _q(rng, in_q)
+    wq, w_scale = _weights(rng, (units, depth), units)
+    if not per_channel:
+        w_scale = np.full(units, w_scale[0], np.float32)
+    out_s = _out_scale(rng, in_s, w_scale, depth) if out_q is None else out_q[0]
+    out_zp = int(rng.integers(-40, 41)) if out_q is None else out_q[1]
+    mb = ModelBuilder()
+    x = mb.add_tensor("input", in_shape, "int8", scale=in_s, zero_point=in_zp)
+    wt = mb.add_tensor("weights", wq.shape, "int8", data=wq, scale=w_scale if per_channel else w_scale[:1],
+                       zero_point=0, quantized_dimension=0)
+    b = _add_bias(mb, rng, bias, in_s, w_scale, per_channel, units)
+    out_shape = in_shape[:-1] + (units,) if keep_num_dims else (rows, units)
+    y = mb.add_tensor("output", out_shape, "int8", scale=out_s, zero_point=out_zp)
+    mb.add_operator("FULLY_CONNECTED", [x, wt, b], [y], {"fused_activation_function": act,
+                                                         "keep_num_dims": keep_num_dims})
+    mb.set_io([x], [y])
+    return mb.build()
+
+
+def pool(rng, op="AVERAGE_POOL_2D", in_shape=(1, 8, 8, 4), k=(2, 2), stride=(2, 2), padding="VALID",
+         act="NONE", q=None):
+    n, h, w, c = in_shape
+    s, zp = _q(rng, q)
+    oh = conv_out_size(h, k[0], stride[0], 1, padding)
+    ow = conv_out_size(w, k[1], stride[1], 1, padding)
+    mb = ModelBuilder()
+    x = mb.add_tensor("input", in_shape, "int8", scale=s, zero_point=zp)
+    y = mb.add_tensor("output", (n, oh, ow, c), "int8", scale=s, zero_point=zp)
+    mb.add_operator(op, [x], [y], {"padding": padding, "stride_h": stride[0], "stride_w": stride[1],
+                                   "filter_height": k[0], "filter_width": k[1], "fused_activation_function": act})
+    mb.set_io([x], [y])
+    return mb.build()
+
+
+def pad(rng, in_shape=(1, 4, 4, 3), paddings=((0, 0), (1, 1), (2, 0), (0, 0)), q=None, constant=None,
+        pads_dtype="int32"):
+    """PAD, or PADV2 when constant (an int8 value) is given."""
+    s, zp = _q(rng, q)
+    pads = np.asarray(paddings, pads_dtype).reshape(len(in_shape), 2)
+    out_shape = [d + int(a) + int(b) for d, (a, b) in zip(in_shape, pads)]
+    mb = ModelBuilder()
+    x = mb.add_tensor("input", in_shape, "int8", scale=s, zero_point=zp)
+    p = mb.add_tensor("paddings", pads.shape, pads_dtype, data=pads)
+    y = mb.add_tensor("output", out_shape, "int8", scale=s, zero_point=zp)
+    ins = [x, p]
+    if constant is not None:
+        ins.append(mb.add_tensor("constant", (1,), "int8", data=np.asarray([constant], np.int8), scale=s,
+                                 zero_point=zp))
+    mb.add_operator("PADV2" if constant is not None else "PAD", ins, [y], {})
+    mb.set_io([x], [y])
+    return mb.build()
+
+
+def random_inputs(rng, shape, n=2):
+    """n int8 arrays: uniform, then one with the extremes -128/127 mixed in."""
+    out = []
+    for i in range(n):
+        x = rng.integers(-128, 128, size=shape).astype(np.int8)
+        if i % 2 == 1:
+            x[rng.random(shape) < 0.3] = -128
+            x[rng.random(shape) < 0.3] = 127
+        out.append(x)
+    return out
+
+
+def assert_matches_litert(model_bytes, rng, n_inputs=2):
+    """Ember (runtime.load) vs LiteRT BUILTIN_REF: 0 differences required."""
+    import runtime
+    from tests.oracle import litert_ref
+
+    m = runtime.load(model_bytes)
+    shape = tuple(m.inputs[0].shape)
+    for x in random_inputs(rng, shape, n_inputs):
+        want = litert_ref(model_bytes, [x])[0]
+        got = m.infer(x)
+        assert got.dtype == want.dtype and got.shape == want.shape, (got.shape, want.shape)
+        diff = np.flatnonzero(got.astype(np.int32) != want.astype(np.int32))
+        assert diff.size == 0, (f"{diff.size} of {want.size} values differ; first at {diff[0]}: "
+                                f"ember {got.reshape(-1)[diff[0]]} litert {want.reshape(-1)[diff[0]]}")

@@ -1,0 +1,91 @@
+"""CONV_2D vs LiteRT BUILTIN_REF: a grid of shapes, kernels, strides,
+dilations, paddings, activations and zero points (0 differences), plus
+hypothesis over random configurations."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests import nn_models as NM
+
+ACTS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
+SHAPES = [((1, 9, 9, 3), 4), ((1, 8, 7, 2), 3), ((2, 6, 10, 4), 5), ((1, 11, 9, 1), 2)]
+GEOMETRY = list(itertools.product(["SAME", "VALID"], [(1, 1), (2, 2), (1, 2)], [(1, 1), (2, 2), (1, 3)],
+                                  [(1, 1), (3, 3), (2, 3)]))
+
+
+@pytest.mark.parametrize("i,padding,stride,dilation,k", [(i, *g) for i, g in enumerate(GEOMETRY)])
+def test_geometry_grid(i, padding, stride, dilation, k):
+    rng = np.random.default_rng(1000 + i)
+    in_shape, out_c = SHAPES[i % len(SHAPES)]
+    model = NM.conv(rng, in_shape, out_c, k, stride, dilation, padding, act=ACTS[i % len(ACTS)])
+    NM.assert_matches_litert(model, rng)
+
+
+@pytest.mark.parametrize("in_zp,out_zp,act", list(itertools.product([-128, 127, 5], [-128, 127], ACTS)))
+def test_zero_points_and_activations(in_zp, out_zp, act):
+    rng = np.random.default_rng(abs(in_zp) * 7 + abs(out_zp) * 3 + ACTS.index(act))
+    # an output scale whose RELU6 / RELU_N1_TO_1 bounds land inside int8 for these zero points
+    out_s = 6.0 / 200 if act != "RELU_N1_TO_1" else 1.0 / 100
+    model = NM.conv(rng, (1, 7, 7, 3), 4, (3, 3), (1, 1), (1, 1), "SAME", act,
+                    in_q=(0.05, in_zp), out_q=(out_s, out_zp))
+    NM.assert_matches_litert(model, rng)
+
+
+@pytest.mark.parametrize("per_channel,bias", [(False, True), (True, True), (False, False)])
+def test_weights_quantization_and_bias(per_channel, bias):
+    rng = np.random.default_rng(7 + 2 * per_channel + bias)
+    model = NM.conv(rng, (1, 6, 6, 5), 6, (3, 3), (2, 2), (1, 1), "SAME", "RELU", per_channel=per_channel,
+                    bias=bias)
+    try:
+        NM.assert_matches_litert(model, rng)
+    except RuntimeError as e:  # LiteRT's int8 CONV_2D refuses a missing bias; Ember must still load it
+        if bias:
+            raise
+        assert "bias" in str(e).lower() or "failed" in str(e).lower()
+
+
+def test_without_bias_runs():
+    import runtime
+
+    rng = np.random.default_rng(3)
+    model = NM.conv(rng, (1, 5, 5, 2), 3, (3, 3), bias=False, in_q=(0.05, 0), out_q=(0.5, 0))
+    m = runtime.load(model)
+    assert m.infer(np.zeros((1, 5, 5, 2), np.int8)).tolist() == np.zeros((1, 5, 5, 3), np.int8).tolist()
+
+
+@pytest.mark.parametrize("groups", [2, 3])
+def test_grouped(groups):
+    rng = np.random.default_rng(50 + groups)
+    model = NM.conv(rng, (1, 6, 6, 2 * groups), 2 * groups, (3, 3), (1, 1), (1, 1), "SAME", groups=groups)
+    NM.assert_matches_litert(model, rng)
+
+
+def test_large_kernel_and_1x1_image():
+    rng = np.random.default_rng(99)
+    NM.assert_matches_litert(NM.conv(rng, (1, 1, 1, 16), 8, (1, 1), padding="VALID"), rng)
+    NM.assert_matches_litert(NM.conv(rng, (1, 12, 12, 3), 4, (7, 7), (3, 3), (1, 1), "SAME"), rng)
+    NM.assert_matches_litert(NM.conv(rng, (1, 3, 3, 3), 4, (5, 5), (1, 1), (1, 1), "SAME"), rng)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_random_configurations(data):
+    d = data.draw
+    seed = d(st.integers(0, 2**31 - 1))
+    h, w, c = d(st.integers(1, 10)), d(st.integers(1, 10)), d(st.integers(1, 6))
+    kh, kw = d(st.integers(1, 4)), d(st.integers(1, 4))
+    stride = (d(st.integers(1, 3)), d(st.integers(1, 3)))
+    dilation = (d(st.integers(1, 2)), d(st.integers(1, 2)))
+    padding = d(st.sampled_from(["SAME", "VALID"]))
+    if padding == "VALID" and ((kh - 1) * dilation[0] + 1 > h or (kw - 1) * dilation[1] + 1 > w):
+        padding = "SAME"
+    rng = np.random.default_rng(seed)
+    model = NM.conv(rng, (d(st.integers(1, 2)), h, w, c), d(st.integers(1, 6)), (kh, kw), stride, dilation, padding,
+                    d(st.sampled_from(ACTS)), per_channel=d(st.booleans()),
+                    in_q=(0.03, d(st.integers(-128, 127))))
+    NM.assert_matches_litert(model, rng, n_inputs=1)

@@ -1,0 +1,57 @@
+"""FULLY_CONNECTED vs LiteRT BUILTIN_REF: per-tensor and per-channel
+weights, batches, input reshaping to [batch, depth], keep_num_dims,
+activations, zero points, absent bias; plus hypothesis."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests import nn_models as NM
+
+ACTS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
+
+
+@pytest.mark.parametrize("in_shape,units", [((1, 16), 8), ((3, 10), 5), ((1, 1), 1), ((1, 250), 12),
+                                            ((2, 3, 8), 4), ((1, 4, 4, 2), 6), ((4, 8), 1)])
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_shapes(in_shape, units, per_channel):
+    rng = np.random.default_rng(hash((in_shape, units, per_channel)) % 2**32)
+    NM.assert_matches_litert(NM.fully_connected(rng, in_shape, units, per_channel=per_channel), rng)
+
+
+@pytest.mark.parametrize("in_shape", [(2, 3, 8), (1, 5, 7)])
+def test_keep_num_dims(in_shape):
+    rng = np.random.default_rng(len(in_shape) + in_shape[-1])
+    NM.assert_matches_litert(NM.fully_connected(rng, in_shape, 6, keep_num_dims=True), rng)
+
+
+@pytest.mark.parametrize("in_zp,out_zp,act", list(itertools.product([-128, 127, 9], [-128, 127], ACTS)))
+def test_zero_points_and_activations(in_zp, out_zp, act):
+    rng = np.random.default_rng(abs(in_zp) * 3 + abs(out_zp) * 11 + ACTS.index(act))
+    out_s = 6.0 / 200 if act != "RELU_N1_TO_1" else 1.0 / 100
+    model = NM.fully_connected(rng, (2, 20), 7, act, in_q=(0.04, in_zp), out_q=(out_s, out_zp))
+    NM.assert_matches_litert(model, rng)
+
+
+def test_without_bias():
+    rng = np.random.default_rng(5)
+    NM.assert_matches_litert(NM.fully_connected(rng, (2, 12), 5, bias=False), rng)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_random_configurations(data):
+    d = data.draw
+    seed = d(st.integers(0, 2**31 - 1))
+    depth = d(st.integers(1, 64))
+    lead = d(st.lists(st.integers(1, 3), min_size=1, max_size=3))
+    keep = d(st.booleans())
+    rng = np.random.default_rng(seed)
+    model = NM.fully_connected(rng, tuple(lead) + (depth,), d(st.integers(1, 16)), d(st.sampled_from(ACTS)),
+                               per_channel=d(st.booleans()), keep_num_dims=keep,
+                               in_q=(0.03, d(st.integers(-128, 127))))
+    NM.assert_matches_litert(model, rng, n_inputs=1)

@@ -1,0 +1,185 @@
+"""The shipped Mosquitto security configuration (deploy/mosquitto/mosquitto.conf + acl, certs
+from tools/make_certs.sh) on a real Mosquitto on 127.0.0.1: mutual TLS is required, and a node
+can neither publish to nor read another node's topics."""
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from tests.mqtt_broker import MosquittoBroker
+
+pytestmark = pytest.mark.mqtt
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURE_KEYS = ("persistence", "persistence_location", "autosave_interval", "max_queued_messages",
+                "max_inflight_messages", "per_listener_settings", "log_dest", "log_type",
+                "connection_messages")
+
+
+def _make_certs(out, *ids):
+    args = ["bash", os.path.join(REPO, "tools", "make_certs.sh"), str(out), "--core", "core-1"]
+    for i in ids:
+        args += ["--node", i]
+    subprocess.run(args, check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not found")
+    certs = tmp_path_factory.mktemp("certs")
+    _make_certs(certs, "node-a", "node-b")
+    rogue = tmp_path_factory.mktemp("rogue")
+    _make_certs(rogue, "node-a")                       # same names, another CA
+    shutil.copy(os.path.join(REPO, "deploy", "mosquitto", "acl"), certs / "acl")
+    conf = []
+    with open(os.path.join(REPO, "deploy", "mosquitto", "mosquitto.conf")) as f:
+        for line in f:
+            key = line.split("#", 1)[0].strip().split(" ", 1)[0]
+            if key in FIXTURE_KEYS:
+                continue
+            line = line.replace("/etc/mosquitto/ember/", f"{certs}/")
+            if key == "listener":
+                line = "listener {port} 127.0.0.1\n"
+            conf.append(line)
+    broker = MosquittoBroker(extra_conf="".join(conf), listener=False)
+    try:
+        broker.start()
+        yield broker, certs, rogue
+    finally:
+        broker.cleanup()
+
+
+class Peer:
+    """A TLS MQTT 3.1.1 client; connected is True only after a successful CONNACK."""
+
+    def __init__(self, broker, ca, cert=None, key=None, client_id=None):
+        self.connected = threading.Event()
+        self.messages = []
+        self.subscribed = threading.Event()
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "",
+                             protocol=mqtt.MQTTv311)
+        self.c.tls_set(ca_certs=str(ca), certfile=cert and str(cert), keyfile=key and str(key))
+        self.c.on_connect = lambda c, u, f, rc, p: (not rc.is_failure) and self.connected.set()
+        self.c.on_message = lambda c, u, m: self.messages.append((m.topic, bytes(m.payload)))
+        self.c.on_subscribe = lambda *a: self.subscribed.set()
+        self.dropped = threading.Event()
+        self.c.on_disconnect = lambda *a: self.dropped.set()
+        self.c.on_connect_fail = lambda *a: self.dropped.set()
+        self.broker = broker
+
+    def connect(self, timeout=5.0) -> bool:
+        try:
+            self.c.connect(self.broker.host, self.broker.port, keepalive=10)
+        except (OSError, ssl.SSLError):
+            return False
+        self.c.loop_start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not (self.connected.is_set() or self.dropped.is_set()):
+            time.sleep(0.02)
+        ok = self.connected.is_set()
+        if ok:
+            time.sleep(0.2)      # a TLS 1.3 server may reject the client cert after the handshake
+            ok = self.c.is_connected()
+        return ok
+
+    def subscribe(self, topic):
+        self.subscribed.clear()
+        self.c.subscribe(topic, qos=1)
+        assert self.subscribed.wait(5)
+
+    def close(self):
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def _peer(broker, certs, kind, name):
+    p = Peer(broker, certs / "ca.crt", certs / kind / f"{name}.crt", certs / kind / f"{name}.key",
+             client_id=name)
+    assert p.connect(), f"{name} with a valid certificate must connect\n{broker.log()}"
+    return p
+
+
+def _wait(pred, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not pred():
+        time.sleep(0.02)
+    return pred()
+
+
+def test_valid_certificate_connects_and_publishes_own_topic(site):
+    broker, certs, _ = site
+    core = _peer(broker, certs, "cores", "core-1")
+    node = _peer(broker, certs, "nodes", "node-a")
+    try:
+        core.subscribe("ember/nodes/#")
+        node.c.publish("ember/nodes/node-a/data", b'{"seq": 1}', qos=1)
+        assert _wait(lambda: ("ember/nodes/node-a/data", b'{"seq": 1}') in core.messages)
+    finally:
+        node.close(); core.close()
+
+
+def test_client_without_valid_certificate_cannot_connect(site):
+    broker, certs, rogue = site
+    for peer, what in [(Peer(broker, certs / "ca.crt"), "no client certificate"),
+                       (Peer(broker, certs / "ca.crt", rogue / "nodes" / "node-a.crt",
+                             rogue / "nodes" / "node-a.key"), "certificate from another CA")]:
+        try:
+            assert not peer.connect(), what
+        finally:
+            peer.c.loop_stop()
+    # Plain MQTT on the TLS port: no CONNACK.
+    with socket.create_connection((broker.host, broker.port), timeout=5) as s:
+        s.sendall(bytes([0x10, 12, 0, 4]) + b"MQTT" + bytes([4, 2, 0, 10, 0, 0]))
+        s.settimeout(3)
+        try:
+            reply = s.recv(4)
+        except (socket.timeout, ConnectionResetError):
+            reply = b""
+        assert not reply.startswith(b"\x20")
+
+
+def test_node_cannot_publish_to_another_nodes_topic(site):
+    broker, certs, _ = site
+    core = _peer(broker, certs, "cores", "core-1")
+    node = _peer(broker, certs, "nodes", "node-a")
+    try:
+        core.subscribe("ember/nodes/#")
+        core.subscribe("ember/results/#")
+        node.c.publish("ember/nodes/node-b/data", b"spoofed", qos=1).wait_for_publish(5)
+        node.c.publish("ember/nodes/node-b/status", b"offline", qos=1, retain=True).wait_for_publish(5)
+        node.c.publish("ember/results/kws/node-b", b"forged", qos=1).wait_for_publish(5)
+        node.c.publish("ember/nodes/node-a/data", b"own", qos=1).wait_for_publish(5)
+        # The broker handles one connection's publishes in order: when "own" has arrived, the
+        # forbidden ones would have arrived before it.
+        assert _wait(lambda: ("ember/nodes/node-a/data", b"own") in core.messages)
+        time.sleep(0.3)
+        assert [m for m in core.messages if m[1] != b"own"] == []
+    finally:
+        node.close(); core.close()
+
+
+def test_node_reads_only_its_own_config(site):
+    broker, certs, _ = site
+    core = _peer(broker, certs, "cores", "core-1")
+    node = _peer(broker, certs, "nodes", "node-a")
+    try:
+        core.c.publish("ember/nodes/node-b/config", b'{"rate": 2}', qos=1, retain=True).wait_for_publish(5)
+        core.c.publish("ember/nodes/node-a/config", b'{"rate": 1}', qos=1, retain=True).wait_for_publish(5)
+        node.subscribe("ember/nodes/+/config")
+        assert _wait(lambda: ("ember/nodes/node-a/config", b'{"rate": 1}') in node.messages)
+        time.sleep(0.3)
+        assert all(t == "ember/nodes/node-a/config" for t, _ in node.messages)
+    finally:
+        node.close(); core.close()
+
+
+def test_make_certs_rejects_bad_ids(tmp_path):
+    r = subprocess.run(["bash", os.path.join(REPO, "tools", "make_certs.sh"), str(tmp_path),
+                        "--node", "a/#"], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "invalid id" in r.stderr
