@@ -157,17 +157,36 @@ def random_inputs(rng, shape, n=2):
     return out
 
 
+def _isas():
+    from runtime import _core
+
+    return list(_core.available_isas()) if hasattr(_core, "available_isas") else [None]
+
+
 def assert_matches_litert(model_bytes, rng, n_inputs=2):
-    """Ember (runtime.load) vs LiteRT BUILTIN_REF: 0 differences required."""
+    """Ember (runtime.load) vs LiteRT BUILTIN_REF: 0 differences required, for
+    every kernel path this CPU can run (each ISA, plus 2 threads on the best)."""
     import runtime
+    from runtime import _core
     from tests.oracle import litert_ref
 
-    m = runtime.load(model_bytes)
-    shape = tuple(m.inputs[0].shape)
+    models = []
+    before = _core.isa() if hasattr(_core, "isa") else None
+    try:
+        for isa in _isas():
+            if isa is not None:
+                _core.set_isa(isa)
+            models.append((f"isa={isa}", runtime.load(model_bytes)))
+        models.append((f"isa={isa} threads=2", runtime.load(model_bytes, num_threads=2)))
+    finally:
+        if before is not None:
+            _core.set_isa(before)
+    shape = tuple(models[0][1].inputs[0].shape)
     for x in random_inputs(rng, shape, n_inputs):
         want = litert_ref(model_bytes, [x])[0]
-        got = m.infer(x)
-        assert got.dtype == want.dtype and got.shape == want.shape, (got.shape, want.shape)
-        diff = np.flatnonzero(got.astype(np.int32) != want.astype(np.int32))
-        assert diff.size == 0, (f"{diff.size} of {want.size} values differ; first at {diff[0]}: "
-                                f"ember {got.reshape(-1)[diff[0]]} litert {want.reshape(-1)[diff[0]]}")
+        for label, m in models:
+            got = m.infer(x)
+            assert got.dtype == want.dtype and got.shape == want.shape, (label, got.shape, want.shape)
+            diff = np.flatnonzero(got.astype(np.int32) != want.astype(np.int32))
+            assert diff.size == 0, (f"{label}: {diff.size} of {want.size} values differ; first at {diff[0]}: "
+                                    f"ember {got.reshape(-1)[diff[0]]} litert {want.reshape(-1)[diff[0]]}")

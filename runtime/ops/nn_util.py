@@ -64,29 +64,8 @@ def per_tensor_q(op: OpContext, t: Tensor, what: str) -> tuple[float, int]:
     return scale, zp
 
 
-def activation_range(act: str, scale: float, zero_point: int) -> tuple[int, int]:
-    """TFLite CalculateActivationRangeQuantized for int8: the quantization of
-    the clamp bounds is done in float32 (f / scale with float operands), then
-    rounded half away from zero."""
-    qmin, qmax = -128, 127
-
-    def q(v: float) -> int:
-        r = float(np.float32(v) / np.float32(scale))
-        return zero_point + int(math.floor(abs(r) + 0.5)) * (1 if r >= 0 else -1)
-
-    if act == "NONE":
-        return qmin, qmax
-    if act == "RELU":
-        return max(qmin, q(0.0)), qmax
-    if act == "RELU6":
-        return max(qmin, q(0.0)), min(qmax, q(6.0))
-    if act == "RELU_N1_TO_1":
-        return max(qmin, q(-1.0)), min(qmax, q(1.0))
-    raise ValueError(f"unsupported fused activation {act}")
-
-
 def act_range_checked(op: OpContext, act: str, scale: float, zp: int) -> tuple[int, int]:
-    lo, hi = activation_range(act, scale, zp)
+    lo, hi = quant.activation_range(act, scale, zp)  # float32 arithmetic, as TFLite
     op.require(lo <= hi, f"fused {act} with output scale {scale} and zero point {zp} leaves an empty range")
     return lo, hi
 
