@@ -1,11 +1,13 @@
 """Build driver: setuptools calls CMake to build runtime._core (pybind/cmake_example style)."""
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
 
@@ -40,10 +42,24 @@ class CMakeBuild(build_ext):
         subprocess.run(["cmake", "--build", ".", "--target", "_core", "-j", jobs], cwd=build_temp, check=True)
 
 
+class BuildPyWithFirmware(build_py):
+    """Ship the MicroPython node firmware (canonical in firmware/) as
+    runtime/firmware/ so `ember flash` and `ember demo` find it in a wheel
+    (runtime/firmware_path.py)."""
+
+    def run(self) -> None:
+        super().run()
+        src = ROOT / "firmware"
+        if src.is_dir():
+            dst = Path(self.build_lib) / "runtime" / "firmware"
+            shutil.copytree(src, dst, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.mpy"))
+
+
 setup(
     packages=find_packages(include=["runtime", "runtime.*"]),
     package_data={"runtime": ["*.pyi", "py.typed", "data/*", "data/**/*", "firmware/**/*"]},
     ext_modules=[CMakeExtension("runtime._core")],
-    cmdclass={"build_ext": CMakeBuild},
+    cmdclass={"build_ext": CMakeBuild, "build_py": BuildPyWithFirmware},
     zip_safe=False,
 )

@@ -1,6 +1,8 @@
 """QUANTIZE (float32 -> int8, int8 -> int8) and DEQUANTIZE (int8 -> float32) vs BUILTIN_REF."""
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -22,7 +24,7 @@ def _floats(rng, scale, n=400):
 @pytest.mark.parametrize("scale", [1e-4, 0.0039, 0.02, 0.1, 1.0, 7.3])
 @pytest.mark.parametrize("zp", [-128, -5, 0, 64, 127])
 def test_quantize_float_grid(scale, zp):
-    rng = np.random.default_rng(abs(hash((scale, zp))) & 0xFFFF)
+    rng = np.random.default_rng(zlib.crc32(repr((scale, zp)).encode()))
     x = _floats(rng, scale)
     buf = models.unary_model_q("QUANTIZE", x.shape, None, (scale, zp), in_dtype="float32")
     assert_matches_oracle(buf, [x], what=f"QUANTIZE f32 {scale} {zp}")

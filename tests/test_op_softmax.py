@@ -1,6 +1,8 @@
 """SOFTMAX int8 vs LiteRT BUILTIN_REF (gemmlowp fixed-point reference): 0 differences."""
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,11 +14,11 @@ from tests.elem_oracle import assert_matches_oracle
 OUT_Q = (1.0 / 256, -128)
 
 
-@pytest.mark.parametrize("shape", [(1,), (7,), (1, 10), (3, 12), (2, 3, 5), (2, 2, 3, 17), (1, 1, 1, 64)])
+@pytest.mark.parametrize("shape", [(1,), (7,), (1, 10), (3, 12), (2, 3, 5), (2, 2, 3, 17), (1, 1, 1, 64), (2, 1, 2, 3, 9)])
 @pytest.mark.parametrize("in_scale", [0.004, 0.05, 0.25, 1.5])
 @pytest.mark.parametrize("beta", [1.0, 0.3, 2.0])
 def test_softmax_grid(shape, in_scale, beta):
-    rng = np.random.default_rng(hash((shape, in_scale, beta)) & 0xFFFF)
+    rng = np.random.default_rng(zlib.crc32(repr((shape, in_scale, beta)).encode()))
     zp = int(rng.integers(-128, 128))
     buf = models.unary_model_q("SOFTMAX", shape, (in_scale, zp), OUT_Q, {"beta": beta})
     for _ in range(2):

@@ -8,6 +8,7 @@ import random
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -82,7 +83,7 @@ def test_edges_against_reference():
 
 def test_random_against_reference():
     rng = random.Random(1234)
-    for _ in range(20000):
+    for _ in range(8000):
         a = rng.randint(INT32_MIN, INT32_MAX)
         b = rng.randint(INT32_MIN, INT32_MAX)
         m = rng.randint(0, INT32_MAX)
@@ -132,7 +133,7 @@ def test_quantize_multiplier_rejects(bad):
 
 def test_quantize_multiplier_round_trip():
     rng = random.Random(7)
-    for _ in range(20000):
+    for _ in range(8000):
         real = math.ldexp(rng.random() + 1e-9, rng.randint(-35, 14))
         m, s = quant.quantize_multiplier(real)
         if m == 0:
@@ -140,3 +141,70 @@ def test_quantize_multiplier_round_trip():
             continue
         assert 2**30 <= m < 2**31
         assert abs(math.ldexp(m, s - 31) - real) <= math.ldexp(1.0, s - 32)
+
+
+# ---- the Python mirror against the C helpers themselves (runtime._core) ---------------------
+def _core():
+    from runtime import _core as core
+
+    return core
+
+
+@pytest.mark.parametrize("fn,a,b,c,want", TABLE)
+def test_table_case_in_c(fn, a, b, c, want):
+    core = _core()
+    arr = lambda v: np.array([v], np.int32)  # noqa: E731
+    if fn == "srdhm":
+        got = core.srdhm(arr(a), arr(b))
+    elif fn == "rdbpot":
+        got = core.rdbpot(arr(a), arr(b))
+    else:
+        got = core.mbqm(arr(a), arr(b), arr(c))
+    assert int(got[0]) == want
+
+
+def test_python_mirror_equals_c_on_random_and_edge_values():
+    core = _core()
+    rng = np.random.default_rng(42)
+    n = 8000
+    edges = np.array(EDGES, np.int64)
+    a = np.concatenate([rng.integers(INT32_MIN, INT32_MAX, n, endpoint=True), np.repeat(edges, len(EDGES))])
+    b = np.concatenate([rng.integers(INT32_MIN, INT32_MAX, n, endpoint=True), np.tile(edges, len(EDGES))])
+    m = np.abs(b) % (1 << 31)
+    s = rng.integers(-31, 31, a.size)
+    e = rng.integers(0, 32, a.size)
+    c_srdhm = core.srdhm(a.astype(np.int32), b.astype(np.int32))
+    c_rdbpot = core.rdbpot(a.astype(np.int32), e.astype(np.int32))
+    c_mbqm = core.mbqm(a.astype(np.int32), m.astype(np.int32), s.astype(np.int32))
+    for i in range(a.size):
+        ai, bi, mi, si, ei = int(a[i]), int(b[i]), int(m[i]), int(s[i]), int(e[i])
+        assert quant.srdhm(ai, bi) == int(c_srdhm[i]), (ai, bi)
+        assert quant.rdbpot(ai, ei) == int(c_rdbpot[i]), (ai, ei)
+        assert quant.mbqm(ai, mi, si) == int(c_mbqm[i]), (ai, mi, si)
+
+
+def test_quantize_multiplier_python_equals_c():
+    core = _core()
+    rng = random.Random(3)
+    reals = [r for r, _, _ in QM_CASES] + [math.ldexp(rng.random() + 1e-12, rng.randint(-40, 29)) for _ in range(5000)]
+    for real in reals:
+        assert quant.quantize_multiplier(real) == tuple(core.quantize_multiplier(real)), real
+    for bad in (2.0**30, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            core.quantize_multiplier(bad)
+
+
+# ---- fused activation ranges: TFLite quantizes the clamp bounds in float32 ------------------
+@pytest.mark.parametrize("act,scale,zp,want", [
+    ("NONE", 0.1, 0, (-128, 127)),
+    ("RELU", 0.1, -5, (-5, 127)),
+    ("RELU6", 0.1, -128, (-128, -68)),
+    ("RELU6", 0.01, 0, (0, 127)),
+    ("RELU_N1_TO_1", 0.01, 3, (-97, 103)),
+    ("RELU_N1_TO_1", 0.004, 0, (-128, 127)),
+    ("RELU6", 0.04428044334053993, -128, (-128, 8)),   # 6/s = 135.5 in float32 (135.49999 in double)
+    ("RELU6", 0.07547169923782349, -128, (-128, -48)),
+    ("RELU6", 0.04210526496171951, -128, (-128, 15)),
+])
+def test_activation_range(act, scale, zp, want):
+    assert quant.activation_range(act, scale, zp) == want
