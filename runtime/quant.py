@@ -94,11 +94,14 @@ def activation_range(activation: str, scale: float, zero_point: int, dtype: str 
     """TFLite CalculateActivationRangeQuantized for a fused activation.
 
     activation: one of NONE, RELU, RELU6, RELU_N1_TO_1 (TFLite schema names).
+    TFLite divides in float32 (``f / scale`` with float operands), which can
+    round differently from a double division (e.g. RELU6 at scale
+    0.04428044334053993: 135.5 in float32 -> 136, 135.4999.. in double -> 135).
     """
     qmin, qmax = dtype_range(dtype)
 
     def q(v: float) -> int:
-        return zero_point + int(_round_half_away(v / scale))
+        return zero_point + int(_round_half_away(float(np.float32(v) / np.float32(scale))))
 
     if activation == "NONE":
         return qmin, qmax

@@ -88,7 +88,8 @@ def depthwise(rng, in_shape=(1, 8, 8, 4), depth_multiplier=1, k=(3, 3), stride=(
 
 
 def fully_connected(rng, in_shape=(1, 16), units=8, act="NONE", per_channel=False, bias=True,
-                    keep_num_dims=False, in_q=None, out_q=None):
+                    keep_num_dims=False, in_q=None, out_q=None, w_zp=0):
+    """w_zp: zero point of per-tensor weights (asymmetric weights, full int8 range)."""
     in_shape = tuple(in_shape)
     depth = in_shape[-1]
     rows = int(np.prod(in_shape)) // depth
@@ -100,8 +101,10 @@ def fully_connected(rng, in_shape=(1, 16), units=8, act="NONE", per_channel=Fals
     out_zp = int(rng.integers(-40, 41)) if out_q is None else out_q[1]
     mb = ModelBuilder()
     x = mb.add_tensor("input", in_shape, "int8", scale=in_s, zero_point=in_zp)
+    if w_zp:
+        wq = rng.integers(-128, 128, size=wq.shape).astype(np.int8)
     wt = mb.add_tensor("weights", wq.shape, "int8", data=wq, scale=w_scale if per_channel else w_scale[:1],
-                       zero_point=0, quantized_dimension=0)
+                       zero_point=w_zp, quantized_dimension=0)
     b = _add_bias(mb, rng, bias, in_s, w_scale, per_channel, units)
     out_shape = in_shape[:-1] + (units,) if keep_num_dims else (rows, units)
     y = mb.add_tensor("output", out_shape, "int8", scale=out_s, zero_point=out_zp)
@@ -157,17 +160,36 @@ def random_inputs(rng, shape, n=2):
     return out
 
 
+def _isas():
+    from runtime import _core
+
+    return list(_core.available_isas()) if hasattr(_core, "available_isas") else [None]
+
+
 def assert_matches_litert(model_bytes, rng, n_inputs=2):
-    """Ember (runtime.load) vs LiteRT BUILTIN_REF: 0 differences required."""
+    """Ember (runtime.load) vs LiteRT BUILTIN_REF: 0 differences required, for
+    every kernel path this CPU can run (each ISA, plus 2 threads on the best)."""
     import runtime
+    from runtime import _core
     from tests.oracle import litert_ref
 
-    m = runtime.load(model_bytes)
-    shape = tuple(m.inputs[0].shape)
+    models = []
+    before = _core.isa() if hasattr(_core, "isa") else None
+    try:
+        for isa in _isas():
+            if isa is not None:
+                _core.set_isa(isa)
+            models.append((f"isa={isa}", runtime.load(model_bytes)))
+        models.append((f"isa={isa} threads=2", runtime.load(model_bytes, num_threads=2)))
+    finally:
+        if before is not None:
+            _core.set_isa(before)
+    shape = tuple(models[0][1].inputs[0].shape)
     for x in random_inputs(rng, shape, n_inputs):
         want = litert_ref(model_bytes, [x])[0]
-        got = m.infer(x)
-        assert got.dtype == want.dtype and got.shape == want.shape, (got.shape, want.shape)
-        diff = np.flatnonzero(got.astype(np.int32) != want.astype(np.int32))
-        assert diff.size == 0, (f"{diff.size} of {want.size} values differ; first at {diff[0]}: "
-                                f"ember {got.reshape(-1)[diff[0]]} litert {want.reshape(-1)[diff[0]]}")
+        for label, m in models:
+            got = m.infer(x)
+            assert got.dtype == want.dtype and got.shape == want.shape, (label, got.shape, want.shape)
+            diff = np.flatnonzero(got.astype(np.int32) != want.astype(np.int32))
+            assert diff.size == 0, (f"{label}: {diff.size} of {want.size} values differ; first at {diff[0]}: "
+                                    f"ember {got.reshape(-1)[diff[0]]} litert {want.reshape(-1)[diff[0]]}")

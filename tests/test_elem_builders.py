@@ -101,3 +101,8 @@ def test_builder_rejects(name, inputs, outputs, options, match):
     with pytest.raises(ModelError, match=match) as e:
         build(name, inputs, outputs, options)
     assert f"operator 7 ({name})" in str(e.value)
+
+
+def test_rank_above_six_is_rejected():
+    with pytest.raises(ModelError, match="at most 6"):
+        build("RESHAPE", [q8(0, (1,) * 7)], [q8(1, (1,))])

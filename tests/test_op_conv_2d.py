@@ -89,3 +89,11 @@ def test_random_configurations(data):
                     d(st.sampled_from(ACTS)), per_channel=d(st.booleans()),
                     in_q=(0.03, d(st.integers(-128, 127))))
     NM.assert_matches_litert(model, rng, n_inputs=1)
+
+
+@pytest.mark.parametrize("out_scale", [0.04428044334053993, 0.07547169923782349, 0.04210526496171951])
+def test_relu6_bound_is_quantized_in_float32(out_scale):
+    """6 / scale lands on .5 in float32 but not in double: LiteRT's clamp follows float32."""
+    rng = np.random.default_rng(1)
+    model = NM.conv(rng, (1, 6, 6, 8), 4, (3, 3), act="RELU6", in_q=(0.05, 0), out_q=(out_scale, -128))
+    NM.assert_matches_litert(model, rng)

@@ -37,6 +37,12 @@ def test_zero_points_and_activations(in_zp, out_zp, act):
     NM.assert_matches_litert(model, rng)
 
 
+@pytest.mark.parametrize("w_zp", [-128, -5, 7, 127])
+def test_asymmetric_per_tensor_weights(w_zp):
+    rng = np.random.default_rng(200 + w_zp)
+    NM.assert_matches_litert(NM.fully_connected(rng, (2, 24), 6, "RELU", w_zp=w_zp, in_q=(0.04, -128)), rng)
+
+
 def test_without_bias():
     rng = np.random.default_rng(5)
     NM.assert_matches_litert(NM.fully_connected(rng, (2, 12), 5, bias=False), rng)

@@ -192,3 +192,19 @@ def test_quantize_multiplier_python_equals_c():
     for bad in (2.0**30, -1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError):
             core.quantize_multiplier(bad)
+
+
+# ---- fused activation ranges: TFLite quantizes the clamp bounds in float32 ------------------
+@pytest.mark.parametrize("act,scale,zp,want", [
+    ("NONE", 0.1, 0, (-128, 127)),
+    ("RELU", 0.1, -5, (-5, 127)),
+    ("RELU6", 0.1, -128, (-128, -68)),
+    ("RELU6", 0.01, 0, (0, 127)),
+    ("RELU_N1_TO_1", 0.01, 3, (-97, 103)),
+    ("RELU_N1_TO_1", 0.004, 0, (-128, 127)),
+    ("RELU6", 0.04428044334053993, -128, (-128, 8)),   # 6/s = 135.5 in float32 (135.49999 in double)
+    ("RELU6", 0.07547169923782349, -128, (-128, -48)),
+    ("RELU6", 0.04210526496171951, -128, (-128, 15)),
+])
+def test_activation_range(act, scale, zp, want):
+    assert quant.activation_range(act, scale, zp) == want

@@ -22,7 +22,8 @@ FIXTURE_KEYS = ("persistence", "persistence_location", "autosave_interval", "max
 
 
 def _make_certs(out, *ids):
-    args = ["bash", os.path.join(REPO, "tools", "make_certs.sh"), str(out), "--core", "core-1"]
+    args = ["bash", os.path.join(REPO, "tools", "make_certs.sh"), str(out), "--core", "core-1",
+            "--core", "operator"]
     for i in ids:
         args += ["--node", i]
     subprocess.run(args, check=True, capture_output=True, timeout=120)
@@ -183,3 +184,53 @@ def test_make_certs_rejects_bad_ids(tmp_path):
     r = subprocess.run(["bash", os.path.join(REPO, "tools", "make_certs.sh"), str(tmp_path),
                         "--node", "a/#"], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "invalid id" in r.stderr
+
+
+def _ctx(certs, kind, name):
+    ctx = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+    ctx.load_cert_chain(str(certs / kind / f"{name}.crt"), str(certs / kind / f"{name}.key"))
+    return ctx
+
+
+def test_deploy_over_tls_operator_allowed_node_denied(site, tmp_path):
+    """`ember deploy` with the operator certificate reaches the core (ACL user blocks); a node
+    certificate cannot push a package to a core."""
+    from runtime.core import package_cli
+    from runtime.core.deploy import DeployAgent, DeploymentManager, ModelRegistry
+    from runtime.core.package import load_public_key, package_id
+    from tests.deploy_models import fc_model, model_loader
+
+    broker, certs, _ = site
+    loader = model_loader()
+    key = str(tmp_path / "release")
+    assert package_cli.main(["keygen", key]) == 0
+    mgr = DeploymentManager(ModelRegistry(), str(tmp_path / "store"), [load_public_key(key + ".pub")],
+                            loader=loader, core_id="core-1")
+    (tmp_path / "m.tflite").write_bytes(fc_model())
+    package_cli.LOADER = loader
+    try:
+        assert package_cli.main(["package", str(tmp_path / "m.tflite"), "--name", "fc", "--version",
+                                 "1.0.0", "--key", key, "--out", str(tmp_path / "fc.ember")]) == 0
+    finally:
+        package_cli.LOADER = None
+    blob = (tmp_path / "fc.ember").read_bytes()
+    from runtime.core.package import load_private_key, package_model
+    node_blob = package_model(fc_model(seed=3), "fc", "2.0.0", load_private_key(key), loader=loader)
+    agent = DeployAgent(mgr, broker.host, broker.port, tls=_ctx(certs, "cores", "core-1")).start()
+    node = _peer(broker, certs, "nodes", "node-a")
+    try:
+        node.c.publish("ember/cores/core-1/deploy", node_blob, qos=1).wait_for_publish(5)
+        rc = package_cli.main(["deploy", str(tmp_path / "fc.ember"), "--to", "core-1",
+                               "--broker", f"{broker.host}:{broker.port}", "--timeout", "30",
+                               "--cafile", str(certs / "ca.crt"),
+                               "--certfile", str(certs / "cores" / "operator.crt"),
+                               "--keyfile", str(certs / "cores" / "operator.key")])
+        assert rc == 0
+        assert mgr.registry.get("fc").version == "1.0.0"
+        # Only the operator's deployment reached the core: the node's (validly signed) package
+        # was dropped by the ACL; had it arrived, it would have been handled first (in order).
+        assert [h["deploy_id"] for h in mgr.history] == [package_id(blob)]
+        assert mgr.counters == {"deployed": 1, "rejected": 0, "rolled_back": 0}
+    finally:
+        node.close()
+        agent.stop()

@@ -63,7 +63,8 @@ ember_status ember_mean_s8_scalar(const ember_mean_params *p, const int32_t *in_
     const int32_t mult = (int32_t)(((int64_t)p->multiplier << shift) / n);
     const int out_shift = (int)p->shift - shift;
     for (size_t o = 0; o < out_count; ++o) {
-        const int32_t shifted_sum = scratch[o] - in_zp * n;
+        /* TFLite subtracts in int64 and narrows to int32 (wrapping). */
+        const int32_t shifted_sum = (int32_t)(uint32_t)((int64_t)scratch[o] - (int64_t)in_zp * n);
         const int32_t v = ember_mbqm(shifted_sum, mult, out_shift) + out_zp;
         out[o] = (int8_t)ember_clamp_i32(v, -128, 127);
     }

@@ -14,6 +14,8 @@ import numpy as np
 
 from .base import OpContext, Tensor
 
+MAX_RANK = 6  # EMBER_MAX_DIMS
+
 # enum ActivationFunctionType (schema.fbs)
 _ACT_BY_CODE = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
 
@@ -53,6 +55,9 @@ def count_io(op: OpContext, n_in, n_out: int = 1) -> None:
     for i, t in enumerate(op.inputs[:lo]):
         if t is None:
             op.fail(f"input {i} is missing")
+    for t in list(op.inputs) + list(op.outputs):
+        if t is not None and len(t.shape) > MAX_RANK:
+            op.fail(f"{t.describe()} has rank {len(t.shape)}; at most {MAX_RANK} is supported")
 
 
 def require_dtype(op: OpContext, t: Tensor, dtypes, what: str) -> None:

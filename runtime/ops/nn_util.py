@@ -64,29 +64,8 @@ def per_tensor_q(op: OpContext, t: Tensor, what: str) -> tuple[float, int]:
     return scale, zp
 
 
-def activation_range(act: str, scale: float, zero_point: int) -> tuple[int, int]:
-    """TFLite CalculateActivationRangeQuantized for int8: the quantization of
-    the clamp bounds is done in float32 (f / scale with float operands), then
-    rounded half away from zero."""
-    qmin, qmax = -128, 127
-
-    def q(v: float) -> int:
-        r = float(np.float32(v) / np.float32(scale))
-        return zero_point + int(math.floor(abs(r) + 0.5)) * (1 if r >= 0 else -1)
-
-    if act == "NONE":
-        return qmin, qmax
-    if act == "RELU":
-        return max(qmin, q(0.0)), qmax
-    if act == "RELU6":
-        return max(qmin, q(0.0)), min(qmax, q(6.0))
-    if act == "RELU_N1_TO_1":
-        return max(qmin, q(-1.0)), min(qmax, q(1.0))
-    raise ValueError(f"unsupported fused activation {act}")
-
-
 def act_range_checked(op: OpContext, act: str, scale: float, zp: int) -> tuple[int, int]:
-    lo, hi = activation_range(act, scale, zp)
+    lo, hi = quant.activation_range(act, scale, zp)  # float32 arithmetic, as TFLite
     op.require(lo <= hi, f"fused {act} with output scale {scale} and zero point {zp} leaves an empty range")
     return lo, hi
 
@@ -115,8 +94,10 @@ def const_weights(op: OpContext, w: Tensor, rank: int, what: str = "filter") -> 
     return np.asarray(w.data)
 
 
-def weight_scales(op: OpContext, w: Tensor, channels: int, axis: int, allow_per_channel: bool = True) -> np.ndarray:
-    """Per-output-channel float32 weight scales (broadcast when per-tensor); checks symmetric zero points."""
+def weight_scales(op: OpContext, w: Tensor, channels: int, axis: int, allow_per_channel: bool = True,
+                  allow_per_tensor_zero_point: bool = False) -> np.ndarray:
+    """Per-output-channel float32 weight scales (broadcast when per-tensor); checks symmetric zero
+    points (a per-tensor zero point may be nonzero when allow_per_tensor_zero_point)."""
     n = w.scale.size
     op.require(n >= 1, f"filter {w.describe()} is not quantized")
     op.require(n == 1 or (allow_per_channel and n == channels),
@@ -125,7 +106,9 @@ def weight_scales(op: OpContext, w: Tensor, channels: int, axis: int, allow_per_
         op.require(w.quantized_dimension == axis,
                    f"filter {w.describe()} is quantized along dimension {w.quantized_dimension}, expected {axis}")
     op.require(w.zero_point.size in (0, 1, n), f"filter {w.describe()} has {w.zero_point.size} zero points for {n} scales")
-    op.require(bool(np.all(w.zero_point == 0)), f"filter {w.describe()} must have zero point 0 (symmetric int8 weights)")
+    if not (allow_per_tensor_zero_point and n == 1):
+        op.require(bool(np.all(w.zero_point == 0)),
+                   f"filter {w.describe()} must have zero point 0 (symmetric int8 weights)")
     s = np.asarray(w.scale, np.float64).astype(np.float32)
     op.require(bool(np.all(np.isfinite(s))) and bool(np.all(s > 0)), f"filter {w.describe()} has a non-positive scale")
     return np.broadcast_to(s, (channels,)) if n == 1 else s
