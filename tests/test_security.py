@@ -234,3 +234,38 @@ def test_deploy_over_tls_operator_allowed_node_denied(site, tmp_path):
     finally:
         node.close()
         agent.stop()
+
+
+def test_uplink_sender_over_mutual_tls(site, tmp_path):
+    from runtime.core.outbox import Outbox, UplinkSender
+    broker, certs, rogue = site
+    reader = _peer(broker, certs, "cores", "operator")
+    try:
+        reader.subscribe("ember/results/#")
+        with Outbox(str(tmp_path / "o.db")) as box:
+            box.put_many([("ember/results/m/node-a", b"r%d" % i) for i in range(20)])
+            sender = UplinkSender(box, broker.host, broker.port, client_id="core-1-uplink",
+                                  tls=_ctx(certs, "cores", "core-1"))
+            try:
+                for _ in range(2000):
+                    if box.depth() == 0:
+                        break
+                    sender.run_once()
+                assert box.depth() == 0
+            finally:
+                sender.stop()
+            assert _wait(lambda: len(reader.messages) == 20)
+            # The same sender with a certificate from another CA never connects; nothing is lost.
+            box.put("ember/results/m/node-a", b"kept")
+            bad = UplinkSender(box, broker.host, broker.port, client_id="core-1-uplink",
+                               tls=_ctx(rogue, "cores", "core-1"), connect_timeout_s=2)
+            try:
+                for _ in range(3):
+                    bad.run_once()
+                    bad._next_attempt = 0.0
+                assert not bad.connected and bad.stats()["connect_failures"] >= 1
+                assert box.depth() == 1
+            finally:
+                bad.stop()
+    finally:
+        reader.close()
