@@ -262,3 +262,20 @@ def test_shared_subscription_splits_load_between_two_workers(mqtt_broker):
         stop(pub)
         c1.stop()
         c2.stop()
+
+
+def test_a_batch_of_only_bad_readings_is_not_an_internal_error(tmp_path):
+    """The worker processes whatever arrived together; a batch where every reading is rejected
+    must only count rejections (no broker needed: the worker is driven directly)."""
+    cfg = parse_config({"core": {"data_dir": str(tmp_path)}, "broker": {"host": "127.0.0.1"},
+                        "models": [{"name": "kws", "path": str(KWS), "channels": ["mfcc"]}]})
+    core = Core(cfg, loader=load_model, extensions=False)
+    core.load_models()
+    acks = []
+    core.client = type("C", (), {"ack": lambda self, mid, qos: acks.append(mid)})()
+    items = [("ember/nodes/n1/data", b'{"seq": 1, "ch": {"mfcc": [1]}}', time.monotonic(), 7, 1, 0),
+             ("ember/nodes/n1/data", b'{"seq": 2, "ch": {"x": [1]}}', time.monotonic(), 8, 1, 0)]
+    core._process(items)
+    assert core.counters["wrong_size"] == 1 and core.counters["missing_value"] == 1
+    assert core.counters["internal_error"] == 0 and core.counters["results"] == 0
+    assert acks == [7, 8]                                   # rejected messages are still acknowledged

@@ -377,6 +377,8 @@ class Core:
                     self._bad(e.kind, node, str(e))
         results = {}                                   # (item index, model) -> [result dict]
         for name, blocks in list(groups.items()):
+            if not blocks:
+                continue
             model = models[name]
             floats = [b for b in blocks if not b[4]]
             if floats:
