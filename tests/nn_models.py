@@ -31,7 +31,7 @@ def _weights(rng, shape, n):
 def _add_bias(mb, rng, bias, in_s, w_scale, per_channel, n):
     if not bias:
         return -1
-    bq = rng.integers(-3000, 3001, size=n).astype(np.int32)
+    bq = np.zeros(n, np.int32) if bias == "zero" else rng.integers(-3000, 3001, size=n).astype(np.int32)
     b_scale = (np.float64(np.float32(in_s)) * w_scale.astype(np.float64)).astype(np.float32)
     return mb.add_tensor("bias", (n,), "int32", data=bq, scale=b_scale if per_channel else b_scale[:1], zero_point=0)
 
