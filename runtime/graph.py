@@ -58,7 +58,31 @@ class Graph:
         return t
 
     # ---- building -------------------------------------------------------------------------
+    def check_structure(self) -> None:
+        """Dataflow checks in TFLite terms (the C plan repeats them on executor ops): every
+        activation is written once, by one operator, before it is read."""
+        t = self.model.tensors
+        written: dict[int, str] = {i: "a model input" for i in self.model.inputs}
+        for op in self.model.operators:
+            where = f"operator {op.index} ({op.name})"
+            for k, i in enumerate(op.inputs):
+                if i >= 0 and not t[i].is_const and i not in written:
+                    raise ModelError(f"{where}: input {k} reads {t[i].describe()} before any operator writes it "
+                                     f"(operators out of order?)")
+            for i in op.outputs:
+                if t[i].is_const:
+                    raise ModelError(f"{where}: output {t[i].describe()} is a constant")
+                if i in op.inputs:
+                    raise ModelError(f"{where}: {t[i].describe()} is both input and output")
+                if i in written:
+                    raise ModelError(f"{where}: output {t[i].describe()} is already {written[i]}")
+                written[i] = f"written by operator {op.index}"
+        for i in self.model.outputs:
+            if not t[i].is_const and i not in written:
+                raise ModelError(f"model output {t[i].describe()} is never written")
+
     def build(self) -> None:
+        self.check_structure()
         builders = load_all()
         for op in self.model.operators:
             builder = builders.get(op.name)

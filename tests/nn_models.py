@@ -31,7 +31,7 @@ def _weights(rng, shape, n):
 def _add_bias(mb, rng, bias, in_s, w_scale, per_channel, n):
     if not bias:
         return -1
-    bq = rng.integers(-3000, 3001, size=n).astype(np.int32)
+    bq = np.zeros(n, np.int32) if bias == "zero" else rng.integers(-3000, 3001, size=n).astype(np.int32)
     b_scale = (np.float64(np.float32(in_s)) * w_scale.astype(np.float64)).astype(np.float32)
     return mb.add_tensor("bias", (n,), "int32", data=bq, scale=b_scale if per_channel else b_scale[:1], zero_point=0)
 
@@ -88,7 +88,8 @@ def depthwise(rng, in_shape=(1, 8, 8, 4), depth_multiplier=1, k=(3, 3), stride=(
 
 
 def fully_connected(rng, in_shape=(1, 16), units=8, act="NONE", per_channel=False, bias=True,
-                    keep_num_dims=False, in_q=None, out_q=None):
+                    keep_num_dims=False, in_q=None, out_q=None, w_zp=0):
+    """w_zp: zero point of per-tensor weights (asymmetric weights, full int8 range)."""
     in_shape = tuple(in_shape)
     depth = in_shape[-1]
     rows = int(np.prod(in_shape)) // depth
@@ -100,8 +101,10 @@ def fully_connected(rng, in_shape=(1, 16), units=8, act="NONE", per_channel=Fals
     out_zp = int(rng.integers(-40, 41)) if out_q is None else out_q[1]
     mb = ModelBuilder()
     x = mb.add_tensor("input", in_shape, "int8", scale=in_s, zero_point=in_zp)
+    if w_zp:
+        wq = rng.integers(-128, 128, size=wq.shape).astype(np.int8)
     wt = mb.add_tensor("weights", wq.shape, "int8", data=wq, scale=w_scale if per_channel else w_scale[:1],
-                       zero_point=0, quantized_dimension=0)
+                       zero_point=w_zp, quantized_dimension=0)
     b = _add_bias(mb, rng, bias, in_s, w_scale, per_channel, units)
     out_shape = in_shape[:-1] + (units,) if keep_num_dims else (rows, units)
     y = mb.add_tensor("output", out_shape, "int8", scale=out_s, zero_point=out_zp)

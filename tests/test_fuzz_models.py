@@ -3,6 +3,7 @@
 A bounded, seeded set of mutations (byte flips, hostile int32 values at aligned
 positions, truncations, inserted junk) of the two MLPerf Tiny models. Models
 that still load are also run once, which exercises the C prepare/run checks."""
+import os
 import struct
 
 import numpy as np
@@ -12,7 +13,7 @@ import runtime
 from runtime.errors import ModelError
 from real_models import KWS, VWW, model_bytes
 
-N_MUTATIONS = 120
+N_MUTATIONS = int(os.environ.get("EMBER_FUZZ_N", "120"))  # raise for a deeper local run
 HOSTILE = [0, 1, -1, 2**31 - 1, -(2**31), 2**16, 0xFFFF, 255, 128, -128, 3, 1 << 24]
 
 

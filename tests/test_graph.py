@@ -85,3 +85,36 @@ def test_builder_emitting_nothing_or_bad_params(monkeypatch):
     if _core.ops()["LOGISTIC"]:
         with pytest.raises(ModelError, match="missing parameter"):
             runtime.load(chain_model())
+
+
+def _logistic_graph(ops, inputs=(0,), outputs=(2,)):
+    """Tensors: 0 input int8[1,8]; 1, 2, 3 LOGISTIC-style outputs. ops: (in, out) pairs of LOGISTIC (code 14)."""
+    from tflite_craft import Op, Spec, T, craft
+
+    q_in = dict(scale=[0.05], zero_point=[3])
+    q_out = dict(scale=[1.0 / 256], zero_point=[-128])
+    tensors = [T([1, 8], name="x", **q_in)] + [T([1, 8], name=f"t{i}", **q_out) for i in (1, 2, 3)]
+    return craft(Spec(tensors=tensors, inputs=list(inputs), outputs=list(outputs),
+                      operators=[Op(0, [i], [o]) for i, o in ops], opcodes=[14]))
+
+
+@pytest.mark.parametrize("ops, outputs, match", [
+    ([(0, 1), (1, 2)], (2,), None),
+    ([(1, 2), (0, 1)], (2,), r"operator 0 \(LOGISTIC\): input 0 reads tensor 1 't1' int8\[1, 8\] before any "
+                             r"operator writes it"),
+    ([(0, 1), (0, 1)], (1,), r"operator 1 \(LOGISTIC\): output tensor 1 't1' .* is already written by operator 0"),
+    ([(0, 1), (1, 2)], (3,), r"model output tensor 3 't3' int8\[1, 8\] is never written"),
+    ([(0, 1), (1, 1)], (1,), r"operator 1 \(LOGISTIC\): tensor 1 't1' .* is both input and output"),
+    ([(1, 0)], (0,), r"input 0 reads tensor 1"),
+    ([(0, 1), (1, 0)], (0,), r"output tensor 0 'x' .* is already a model input"),
+])
+def test_graph_structure_errors(ops, outputs, match):
+    need("LOGISTIC")
+    data = _logistic_graph(ops, outputs=outputs)
+    if match is None:
+        m = runtime.load(data)
+        x = np.arange(-4, 4, dtype=np.int8).reshape(1, 8)
+        np.testing.assert_array_equal(m.infer(x), litert_ref(data, [x])[0])
+        return
+    with pytest.raises(ModelError, match=match):
+        runtime.load(data)

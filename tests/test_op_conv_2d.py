@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests import nn_models as NM
+from tests.oracle import litert_ref
 
 ACTS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
 SHAPES = [((1, 9, 9, 3), 4), ((1, 8, 7, 2), 3), ((2, 6, 10, 4), 5), ((1, 11, 9, 1), 2)]
@@ -36,26 +37,30 @@ def test_zero_points_and_activations(in_zp, out_zp, act):
     NM.assert_matches_litert(model, rng)
 
 
-@pytest.mark.parametrize("per_channel,bias", [(False, True), (True, True), (False, False)])
-def test_weights_quantization_and_bias(per_channel, bias):
-    rng = np.random.default_rng(7 + 2 * per_channel + bias)
-    model = NM.conv(rng, (1, 6, 6, 5), 6, (3, 3), (2, 2), (1, 1), "SAME", "RELU", per_channel=per_channel,
-                    bias=bias)
-    try:
-        NM.assert_matches_litert(model, rng)
-    except RuntimeError as e:  # LiteRT's int8 CONV_2D refuses a missing bias; Ember must still load it
-        if bias:
-            raise
-        assert "bias" in str(e).lower() or "failed" in str(e).lower()
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_weights_quantization(per_channel):
+    rng = np.random.default_rng(7 + 2 * per_channel)
+    model = NM.conv(rng, (1, 6, 6, 5), 6, (3, 3), (2, 2), (1, 1), "SAME", "RELU", per_channel=per_channel)
+    NM.assert_matches_litert(model, rng)
 
 
-def test_without_bias_runs():
+def test_without_bias_equals_zero_bias():
+    """LiteRT refuses an int8 CONV_2D without bias; Ember runs it as a zero bias (every ISA)."""
     import runtime
+    from runtime import _core
 
-    rng = np.random.default_rng(3)
-    model = NM.conv(rng, (1, 5, 5, 2), 3, (3, 3), bias=False, in_q=(0.05, 0), out_q=(0.5, 0))
-    m = runtime.load(model)
-    assert m.infer(np.zeros((1, 5, 5, 2), np.int8)).tolist() == np.zeros((1, 5, 5, 3), np.int8).tolist()
+    x = np.random.default_rng(4).integers(-128, 128, (1, 7, 7, 5)).astype(np.int8)
+    args = ((1, 7, 7, 5), 6, (3, 3), (2, 1), (1, 1), "SAME", "RELU")
+    no_bias = NM.conv(np.random.default_rng(3), *args, bias=False)
+    zero_bias = NM.conv(np.random.default_rng(3), *args, bias="zero")
+    want = litert_ref(zero_bias, [x])[0]
+    before = _core.isa()
+    try:
+        for isa in _core.available_isas():
+            _core.set_isa(isa)
+            np.testing.assert_array_equal(runtime.load(no_bias).infer(x), want, err_msg=f"isa {isa}")
+    finally:
+        _core.set_isa(before)
 
 
 @pytest.mark.parametrize("groups", [2, 3])

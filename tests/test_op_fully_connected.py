@@ -37,6 +37,12 @@ def test_zero_points_and_activations(in_zp, out_zp, act):
     NM.assert_matches_litert(model, rng)
 
 
+@pytest.mark.parametrize("w_zp", [-128, -5, 7, 127])
+def test_asymmetric_per_tensor_weights(w_zp):
+    rng = np.random.default_rng(200 + w_zp)
+    NM.assert_matches_litert(NM.fully_connected(rng, (2, 24), 6, "RELU", w_zp=w_zp, in_q=(0.04, -128)), rng)
+
+
 def test_without_bias():
     rng = np.random.default_rng(5)
     NM.assert_matches_litert(NM.fully_connected(rng, (2, 12), 5, bias=False), rng)
@@ -55,3 +61,41 @@ def test_random_configurations(data):
                                per_channel=d(st.booleans()), keep_num_dims=keep,
                                in_q=(0.03, d(st.integers(-128, 127))))
     NM.assert_matches_litert(model, rng, n_inputs=1)
+
+
+def test_fixed_point_requant_record_every_isa():
+    """The record's requant 0 mode (TFLM/CMSIS fixed-point multipliers, not used by the TFLite
+    builder) against runtime.quant's Python mirror, on every ISA."""
+    from runtime import _core, quant
+
+    rng = np.random.default_rng(77)
+    batches, depth, units = 3, 37, 11
+    x = rng.integers(-128, 128, (batches, depth)).astype(np.int8)
+    w = rng.integers(-127, 128, (units, depth)).astype(np.int8)
+    bias = rng.integers(-5000, 5000, units).astype(np.int32)
+    mult = rng.integers(1 << 30, 1 << 31, units).astype(np.int32)
+    shift = rng.integers(-9, -4, units).astype(np.int32)
+    in_off, out_off, lo, hi = 17, -9, -100, 120
+    acc = (w.astype(np.int64)[None, :, :] * (x.astype(np.int64)[:, None, :] + in_off)).sum(-1) + bias
+    want = np.array([[min(max(quant.mbqm(int(acc[b, u]), int(mult[u]), int(shift[u])) + out_off, lo), hi)
+                      for u in range(units)] for b in range(batches)], np.int8)
+    before = _core.isa()
+    try:
+        for isa in _core.available_isas():
+            _core.set_isa(isa)
+            p = _core.Plan()
+            tx = p.add_tensor([batches, depth], "int8", 0.05, -in_off)
+            tw = p.add_tensor([units, depth], "int8", 0.01, 0, w)
+            tb = p.add_tensor([units], "int32", 0, 0, bias)
+            tm = p.add_tensor([units], "int32", 0, 0, mult)
+            ts = p.add_tensor([units], "int32", 0, 0, shift)
+            ty = p.add_tensor([batches, units], "int8", 0.1, out_off)
+            p.add_op("FULLY_CONNECTED", [tx, tw, tb, tm, ts], [ty], {
+                "input_offset": in_off, "filter_offset": 0, "output_offset": out_off, "act_min": lo,
+                "act_max": hi, "requant": 0})
+            p.set_io([tx], [ty])
+            p.finalize(2)
+            (got,) = p.run([x])
+            np.testing.assert_array_equal(got, want, err_msg=f"isa {isa}")
+    finally:
+        _core.set_isa(before)
