@@ -269,3 +269,26 @@ def test_uplink_sender_over_mutual_tls(site, tmp_path):
                 bad.stop()
     finally:
         reader.close()
+
+
+def test_core_shared_subscription_allowed(site):
+    """Scale-out workers subscribe with $share/<group>/...; the shipped ACL must allow it."""
+    broker, certs, _ = site
+    core = Peer(broker, certs / "ca.crt", certs / "cores" / "core-1.crt", certs / "cores" / "core-1.key",
+                client_id="core-1-w1")
+    core.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="core-1-w1", protocol=mqtt.MQTTv5)
+    core.c.tls_set(ca_certs=str(certs / "ca.crt"), certfile=str(certs / "cores" / "core-1.crt"),
+                   keyfile=str(certs / "cores" / "core-1.key"))
+    core.c.on_connect = lambda c, u, f, rc, p: (not rc.is_failure) and core.connected.set()
+    core.c.on_message = lambda c, u, m: core.messages.append((m.topic, bytes(m.payload)))
+    granted = []
+    core.c.on_subscribe = lambda c, u, mid, rcs, p: (granted.extend(rcs), core.subscribed.set())
+    assert core.connect()
+    node = _peer(broker, certs, "nodes", "node-a")
+    try:
+        core.subscribe("$share/workers/ember/nodes/+/data")
+        assert not granted[0].is_failure, granted
+        node.c.publish("ember/nodes/node-a/data", b"shared", qos=1).wait_for_publish(5)
+        assert _wait(lambda: ("ember/nodes/node-a/data", b"shared") in core.messages)
+    finally:
+        node.close(); core.close()
