@@ -7,18 +7,18 @@ from runtime.core.payload import BadInput, decode, encode_binary, encode_json
 
 
 def test_json_reading():
-    (r,) = decode(encode_json(7, 1234, ch={"vib": [1.0, 2.0]}, f={"rms": 0.5}))
+    r = decode(encode_json(7, 1234, ch={"vib": [1.0, 2.0]}, f={"rms": 0.5}))
     assert (r.seq, r.t, r.ch, r.f) == (7, 1234, {"vib": [1.0, 2.0]}, {"rms": 0.5})
 
 
 def test_binary_round_trip_float_and_int8():
     x = np.arange(12, dtype=np.float32).reshape(3, 4)
-    rs = decode(encode_binary([5, 6, 7], [10, 20, 30], x))
-    assert [r.seq for r in rs] == [5, 6, 7] and [r.t for r in rs] == [10, 20, 30]
-    assert np.array_equal(np.stack([r.vector for r in rs]), x) and not rs[0].quantized
+    b = decode(encode_binary([5, 6, 7], [10, 20, 30], x))
+    assert b.seqs == [5, 6, 7] and b.ts == [10, 20, 30] and b.count == 3
+    assert np.array_equal(b.values, x) and not b.quantized
     q = np.array([[-128, 127], [0, 1]], np.int8)
-    rs = decode(encode_binary([1, 2], [0, 0], q))
-    assert rs[0].quantized and np.array_equal(np.stack([r.vector for r in rs]), q)
+    b = decode(encode_binary([1, 2], [0, 0], q))
+    assert b.quantized and np.array_equal(b.values, q)
 
 
 @pytest.mark.parametrize("payload, kind", [
@@ -31,6 +31,7 @@ def test_binary_round_trip_float_and_int8():
     (b'{"seq": 1}', "bad_payload"),
     (b"\xe1\x01", "bad_payload"),
     (b"\xe1\x07\x01\x00\x01\x00", "bad_payload"),
+    (b"\xe1\x01\x00\x00\x04\x00", "bad_payload"),                        # zero records
     (encode_binary([1], [1], np.zeros((1, 4), np.float32))[:-1], "wrong_size"),
 ])
 def test_bad_payloads_have_a_kind_and_reason(payload, kind):

@@ -109,9 +109,11 @@ def test_results_equal_direct_inference(mqtt_broker):
         for node, i in keys:
             (topic, msg, r), = res.by_key[(node, i)]
             xq = quantize(x[i], spec.scale, spec.zero_point).reshape(spec.shape)
-            want = dequantize(np.asarray(model.infer(xq)).reshape(-1), out.scale, out.zero_point)
+            q = np.asarray(model.infer(xq)).reshape(-1)
+            want = dequantize(q, out.scale, out.zero_point).astype(np.float64)
             assert topic == f"ember/results/kws/{node}"
-            assert r["outputs"] == [round(float(v), 6) for v in want], (node, i)
+            assert r["q"] == q.tolist(), (node, i)                         # bit-exact
+            assert r["outputs"] == np.round(want, 6).tolist()
             assert r["label"] == str(int(np.argmax(want)))
             assert msg["model"] == "kws" and msg["version"] and msg["latency_ms"] >= 0
         assert core.counters["results"] == 24 and core.counters["internal_error"] == 0
@@ -133,7 +135,7 @@ def test_results_are_published_on_the_broker(mqtt_broker):
         assert wait_for(lambda: got)
         topic, msg = got[0]
         assert topic == "ember/results/kws/n1"
-        assert {"node", "seq", "t", "model", "version", "outputs", "label", "score", "latency_ms"} <= msg.keys()
+        assert {"node", "seq", "t", "model", "version", "q", "outputs", "label", "score", "latency_ms", "rid"} <= msg.keys()
         assert (msg["node"], msg["seq"], msg["t"]) == ("n1", 41, 5)
     finally:
         stop(sub, pub)

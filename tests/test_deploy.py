@@ -259,3 +259,34 @@ def test_commands_are_wired_into_ember_cli(tmp_path, capsys):
     assert cli.main(["package", str(tmp_path / "missing.tflite"), "--name", "m", "--version", "1.0.0",
                      "--key", key]) == 1
     assert "cannot read model" in capsys.readouterr().err
+
+
+def test_real_kws_model_packages_and_deploys(tmp_path, keys):
+    """MLPerf Tiny KWS through package -> verify -> load -> smoke test -> switch, with runtime.load."""
+    import runtime
+    from runtime.errors import UnsupportedOpError
+    from tests.real_models import KWS, model_bytes as read_model
+    model_bytes = read_model(KWS)
+    try:
+        runtime.load(model_bytes)
+    except UnsupportedOpError as e:
+        pytest.skip(f"runtime cannot run KWS yet: {e}")
+    labels = [f"w{i}" for i in range(12)]
+    blob = package_model(model_bytes, "kws", "1.0.0", keys[0], loader=runtime.load, labels=labels)
+    mgr = DeploymentManager(ModelRegistry(), str(tmp_path / "store"), [keys[1]], loader=runtime.load)
+    st = mgr.handle_message(blob)
+    assert st["state"] == "active", st
+    mv = mgr.registry.get("kws")
+    assert mv.labels == labels and mv.manifest["inputs"][0]["dtype"] == "int8"
+    # A second version built from the same model with a tampered expected output is refused.
+    man = json.loads(json.dumps(read_package(blob, [keys[1]]).manifest))
+    man["version"] = "1.0.1"
+    exp = man["sample"]["expected_output"]
+    name = next(iter(exp))
+    raw = bytearray(__import__("base64").b64decode(exp[name]["data"]))
+    raw[0] = (raw[0] + 1) % 256
+    exp[name]["data"] = __import__("base64").b64encode(bytes(raw)).decode()
+    mb = json.dumps(man).encode()
+    st = mgr.handle_message(_archive(mb, model_bytes, keys[0].sign(mb)))
+    assert st["state"] == "rejected" and "smoke test" in st["reason"]
+    assert mgr.registry.get("kws").version == "1.0.0"

@@ -207,3 +207,23 @@ def test_payload_id_prefix_roundtrip(tmp_path):
         from runtime.core.outbox import UplinkSender
         with Outbox(str(tmp_path / "o.db")) as box:
             UplinkSender(box, "127.0.0.1", 1, protocol=3)
+
+
+def test_persistent_deduper_survives_restart(tmp_path):
+    p = str(tmp_path / "seen.db")
+    d = Deduper(capacity=2000, path=p)
+    assert d.accept("a") and not d.accept("a")
+    assert not d.seen("b")
+    assert d.mark("b") and d.seen("b")
+    d.close()
+    d = Deduper(capacity=2000, path=p)
+    assert not d.accept("a") and not d.accept("b") and d.accept("c")
+    for i in range(5000):                 # bounded: old ids are forgotten beyond capacity
+        d.accept(f"x{i}")
+    n = d._db.execute("SELECT count(*) FROM seen").fetchone()[0]
+    assert 2000 <= n <= 2000 + 1024
+    assert not d.accept("x4999") and d.accept("a")
+    d.close()
+    (tmp_path / "bad.db").write_bytes(b"not sqlite" * 200)
+    with pytest.raises(OutboxError, match="dedupe database"):
+        Deduper(path=str(tmp_path / "bad.db"))

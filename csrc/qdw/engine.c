@@ -69,17 +69,14 @@ ember_status ember_qdw_pack(const ember_conv_geom *g, ember_isa isa, const int8_
         uint8_t *blk = base + h.blocks_offset + cb * h.block_bytes;
         memset(blk, 0, (size_t)h.block_bytes);
         int32_t *hb = (int32_t *)blk;
-        int16_t *w = (int16_t *)(blk + 16 * cr);
+        int16_t *w = (int16_t *)(blk + 4 * EMBER_QHDR_WORDS * cr);
         for (int l = 0; l < cr; ++l) {
             const int64_t c = cb * cr + uk->lane_channel[l];
             if (c >= C) continue;
             int64_t wsum = 0;
             for (int64_t t = 0; t < h.k; ++t) wsum += filter[t * C + c];
             const int64_t b = (bias ? (int64_t)bias[c] : 0) - (int64_t)g->input_zero_point * wsum;
-            hb[l] = (int32_t)(uint32_t)(uint64_t)b;
-            hb[cr + l] = mult[c];
-            hb[2 * cr + l] = shift[c] > 0 ? shift[c] : 0;
-            hb[3 * cr + l] = shift[c] > 0 ? 0 : -shift[c];
+            ember_qhdr_set(hb, cr, l, (int32_t)(uint32_t)(uint64_t)b, mult[c], shift[c]);
             for (int64_t t = 0; t < h.k; ++t) w[((t / tr) * cr + l) * tr + (t % tr)] = filter[t * C + c];
         }
     }
@@ -99,11 +96,11 @@ typedef struct {
     int64_t pixels;
 } ember_qdw_job;
 
-static void ember_qdw_task(void *ctx, int task, int ntasks) {
+static void ember_qdw_task(void *ctx, int task, int ntasks, int thread) {
     const ember_qdw_job *j = (const ember_qdw_job *)ctx;
     const ember_conv_geom *g = &j->h->g;
     const int64_t p0 = j->pixels * task / ntasks, p1 = j->pixels * (task + 1) / ntasks;
-    const int8_t **taps = (const int8_t **)(void *)(j->scratch + (size_t)task * (size_t)j->h->scratch_per_thread);
+    const int8_t **taps = (const int8_t **)(void *)(j->scratch + (size_t)thread * (size_t)j->h->scratch_per_thread);
     const int64_t hw = (int64_t)g->out_h * g->out_w;
     const size_t C = (size_t)g->in_c;
     for (int64_t t = j->h->k; t < j->h->kp; ++t) taps[t] = j->zp_row;
@@ -135,8 +132,13 @@ ember_status ember_qdw_run(const void *packed, const int8_t *input, int8_t *outp
     if (!uk || !ember_isa_available((ember_isa)h->isa)) return EMBER_ERR_UNSUPPORTED;
     const int64_t per = h->scratch_per_thread;
     if (!scratch || scratch_bytes < (size_t)per) return EMBER_ERR_NO_MEMORY;
+    /* Each pool thread needs its own scratch slice; a pool larger than the
+     * scratch was sized for runs the op on the calling thread alone. */
     int threads = ember_threadpool_size(pool);
-    if ((int64_t)scratch_bytes / per < threads) threads = (int)((int64_t)scratch_bytes / per);
+    if ((int64_t)scratch_bytes / per < threads) {
+        threads = 1;
+        pool = NULL;
+    }
     ember_qdw_job j;
     j.h = h;
     j.uk = uk;
@@ -146,7 +148,8 @@ ember_status ember_qdw_run(const void *packed, const int8_t *input, int8_t *outp
     j.output = output;
     j.scratch = (uint8_t *)scratch;
     j.pixels = (int64_t)h->g.batch * h->g.out_h * h->g.out_w;
-    int ntasks = threads < j.pixels ? threads : (int)j.pixels;
-    ember_threadpool_run(ntasks > 1 ? pool : NULL, ember_qdw_task, &j, ntasks);
+    const int64_t want = threads > 1 ? 4 * (int64_t)threads : 1;
+    const int ntasks = (int)(j.pixels < want ? j.pixels : want);
+    ember_threadpool_run(threads > 1 ? pool : NULL, ember_qdw_task, &j, ntasks);
     return EMBER_OK;
 }

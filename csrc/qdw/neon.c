@@ -18,7 +18,7 @@ static void ember_dwconv_8c_neon(size_t channels, size_t ntp, const int8_t *cons
     for (size_t c0 = 0; c0 < channels; c0 += 8, blk += bb) {
         const int32_t *hdr = (const int32_t *)(const void *)blk;
         int32x4_t al = vld1q_s32(hdr), ah = vld1q_s32(hdr + 4);
-        const int16_t *wp = (const int16_t *)(hdr + 32);
+        const int16_t *wp = (const int16_t *)(hdr + EMBER_QHDR_WORDS * 8);
         const size_t cv = channels - c0 < 8 ? channels - c0 : 8;
         if (cv == 8) {
             for (size_t t = 0; t < ntp; ++t, wp += 8) {

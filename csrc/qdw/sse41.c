@@ -20,7 +20,7 @@ static void ember_dwconv_8c_sse41(size_t channels, size_t ntp, const int8_t *con
     for (size_t c0 = 0; c0 < channels; c0 += 8, blk += bb) {
         const int32_t *hdr = (const int32_t *)(const void *)blk;
         __m128i acc0 = _mm_loadu_si128((const __m128i *)hdr), acc1 = _mm_loadu_si128((const __m128i *)(hdr + 4));
-        const int16_t *wp = (const int16_t *)(hdr + 32);
+        const int16_t *wp = (const int16_t *)(hdr + EMBER_QHDR_WORDS * 8);
         const size_t cv = channels - c0 < 8 ? channels - c0 : 8;
         int8_t b0[8] = {0}, b1[8] = {0};
         for (size_t t = 0; t < ntp; t += 2, wp += 16) {
@@ -36,12 +36,8 @@ static void ember_dwconv_8c_sse41(size_t channels, size_t ntp, const int8_t *con
             acc1 = _mm_add_epi32(acc1,
                                  _mm_madd_epi16(_mm_unpackhi_epi16(x0, x1), _mm_loadu_si128((const __m128i *)(wp + 8))));
         }
-        const __m128i r0 = ember_requant_sse41(acc0, _mm_loadu_si128((const __m128i *)(hdr + 8)),
-                                               _mm_loadu_si128((const __m128i *)(hdr + 16)),
-                                               _mm_loadu_si128((const __m128i *)(hdr + 24)), zp, lo, hi);
-        const __m128i r1 = ember_requant_sse41(acc1, _mm_loadu_si128((const __m128i *)(hdr + 12)),
-                                               _mm_loadu_si128((const __m128i *)(hdr + 20)),
-                                               _mm_loadu_si128((const __m128i *)(hdr + 28)), zp, lo, hi);
+        const __m128i r0 = ember_requant_sse41(acc0, hdr, 8, 0, zp, lo, hi);
+        const __m128i r1 = ember_requant_sse41(acc1, hdr, 8, 4, zp, lo, hi);
         ember_store8_sse41(out + c0, ember_pack8_sse41(r0, r1), (int)cv);
     }
 }

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import EmberError
 from ..quant import dequantize, quantize
 from .config import ModelRoute
-from .payload import BadInput, Reading
+from .payload import BadInput, Block, Reading
 
 
 class ModelLoadError(EmberError):
@@ -119,15 +119,21 @@ class ServedModel:
         return cls(route, model, version, meta)
 
     # ---- input
-    def vector(self, r: Reading) -> np.ndarray:
-        """One reading -> the model's int8 input (flat)."""
-        if r.vector is not None:
-            v = r.vector
-            if v.size != self.size:
-                raise BadInput("wrong_size", f"model {self.name} expects {self.size} values, got {v.size}")
+    def vectors(self, r) -> np.ndarray:
+        """A Reading or a Block -> the model's int8 inputs, shape (count, size)."""
+        if isinstance(r, Block):
+            v = r.values
+            if v.shape[1] != self.size:
+                raise BadInput("wrong_size", f"model {self.name} expects {self.size} values, got {v.shape[1]}")
             if r.quantized:
                 return v.astype(np.int8, copy=False)
+            if not np.all(np.isfinite(v)):
+                raise BadInput("bad_payload", f"model {self.name}: values must be finite numbers")
             return self._quantize(v)
+        return self.vector(r).reshape(1, -1)
+
+    def vector(self, r: Reading) -> np.ndarray:
+        """One JSON reading -> the model's int8 input (flat)."""
         parts = []
         f, ch = r.f or {}, r.ch or {}
         names_f = self.features or ([] if self.channels else sorted(f))
@@ -180,23 +186,26 @@ class ServedModel:
         return np.concatenate(outs) if len(outs) > 1 else outs[0]
 
     def interpret(self, raw: np.ndarray) -> list[dict]:
-        """Raw outputs (k, m) -> result fields: outputs (dequantized), label, score."""
-        deq = dequantize(raw, self.out_scale, self.out_zp)
+        """Raw outputs (k, m) -> result fields: q (raw int8 outputs), outputs (dequantized,
+        6 decimals), score and label (argmax, or threshold for a single output)."""
+        deq = dequantize(raw, self.out_scale, self.out_zp).astype(np.float64)
+        outs = np.round(deq, 6).tolist()
+        qs = raw.tolist()
+        k, m = deq.shape
+        if m == 1:
+            scores = outs
+            idx = (deq[:, 0] >= self.threshold).astype(int).tolist()
+            names = self.labels if len(self.labels) >= 2 else None
+        else:
+            am = np.argmax(deq, axis=1)
+            idx = am.tolist()
+            scores = np.round(deq[np.arange(k), am], 6).tolist()
+            names = [self.labels[i] if i < len(self.labels) else str(i) for i in range(m)]
         res = []
-        m = deq.shape[1]
-        for row in deq:
-            outs = [round(float(x), 6) for x in row]
-            if m == 1:
-                score = outs[0]
-                label = (self.labels[1] if score >= self.threshold else self.labels[0]) \
-                    if len(self.labels) >= 2 else None
-            else:
-                i = int(np.argmax(row))
-                score = outs[i]
-                label = self.labels[i] if i < len(self.labels) else str(i)
-            r = {"outputs": outs, "score": score}
-            if label is not None:
-                r["label"] = label
+        for j in range(k):
+            r = {"q": qs[j], "outputs": outs[j], "score": scores[j][0] if m == 1 else scores[j]}
+            if names is not None:
+                r["label"] = names[idx[j]]
             res.append(r)
         return res
 

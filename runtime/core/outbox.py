@@ -673,9 +673,18 @@ def message_body(message) -> bytes:
 
 
 class Deduper:
-    """Receiver-side duplicate filter: remembers the last `capacity` ids (LRU). Thread-safe."""
+    """Receiver-side duplicate filter over uplink message ids. Thread-safe.
 
-    def __init__(self, capacity: int = 1_000_000):
+    In memory (default): remembers the last `capacity` ids (LRU).
+    With `path`: a SQLite file remembers the last `capacity` ids first seen (FIFO), so a
+    receiver that restarts still drops duplicates of what it handled before.
+
+    `accept(id)` marks and answers "new?" in one step. For exactly-once *effects* across a
+    receiver crash, use `seen(id)` -> handle -> `mark(id)` (a crash between handle and mark
+    gives one more delivery, which the handler must tolerate or make idempotent).
+    """
+
+    def __init__(self, capacity: int = 1_000_000, path: str | None = None):
         if capacity < 1:
             raise OutboxError("Deduper capacity must be >= 1")
         self.capacity = capacity
@@ -683,20 +692,56 @@ class Deduper:
         self._lock = threading.Lock()
         self.duplicates = 0
         self.accepted = 0
+        self._db = None
+        if path is not None:
+            try:
+                self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
+                                           timeout=10.0)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("CREATE TABLE IF NOT EXISTS seen "
+                                 "(n INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE)")
+            except sqlite3.DatabaseError as e:
+                raise OutboxError(f"{path}: cannot open dedupe database: {e}") from None
 
-    def accept(self, msg_id: str | None) -> bool:
-        """True the first time an id is seen (handle the message); False for a duplicate.
-        Messages without an id cannot be deduplicated and are always accepted."""
+    def seen(self, msg_id: str | None) -> bool:
+        """Whether the id was marked before (an id of None never counts as seen)."""
         if msg_id is None:
-            self.accepted += 1
+            return False
+        with self._lock:
+            if self._db is not None:
+                return self._db.execute("SELECT 1 FROM seen WHERE id = ?", (msg_id,)).fetchone() is not None
+            return msg_id in self._seen
+
+    def mark(self, msg_id: str | None) -> bool:
+        """Remember the id; returns True when it was new."""
+        if msg_id is None:
             return True
         with self._lock:
+            if self._db is not None:
+                cur = self._db.execute("INSERT OR IGNORE INTO seen (id) VALUES (?)", (msg_id,))
+                if cur.rowcount == 1 and cur.lastrowid % 1024 == 0:
+                    self._db.execute("DELETE FROM seen WHERE n <= ?", (cur.lastrowid - self.capacity,))
+                return cur.rowcount == 1
             if msg_id in self._seen:
                 self._seen.move_to_end(msg_id)
-                self.duplicates += 1
                 return False
             self._seen[msg_id] = None
             if len(self._seen) > self.capacity:
                 self._seen.popitem(last=False)
-            self.accepted += 1
             return True
+
+    def accept(self, msg_id: str | None) -> bool:
+        """True the first time an id is seen (handle the message); False for a duplicate.
+        Messages without an id cannot be deduplicated and are always accepted."""
+        new = self.mark(msg_id)
+        if new:
+            self.accepted += 1
+        else:
+            self.duplicates += 1
+        return new
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None

@@ -39,17 +39,32 @@ class BadInput(EmberError, ValueError):
 
 @dataclass
 class Reading:
-    """One reading of one node: either named values (JSON) or a ready vector (binary)."""
+    """One reading of one node with named values (JSON form)."""
     seq: int
     t: int
     f: dict | None = None
     ch: dict | None = None
-    vector: np.ndarray | None = None   # binary form: float32 or int8 values
+
+    @property
+    def count(self) -> int:
+        return 1
+
+
+@dataclass
+class Block:
+    """Readings of one binary message: seqs[i], ts[i] and row i of `values` (float32 or int8)."""
+    seqs: list
+    ts: list
+    values: np.ndarray
     quantized: bool = False
 
+    @property
+    def count(self) -> int:
+        return len(self.seqs)
 
-def decode(payload: bytes) -> list[Reading]:
-    """Parse one MQTT payload into readings; raises BadInput with a reason."""
+
+def decode(payload: bytes):
+    """Parse one MQTT payload into a Reading (JSON) or a Block (binary); raises BadInput."""
     if not payload:
         raise BadInput("bad_payload", "empty payload")
     if payload[0] == BINARY_V1:
@@ -68,10 +83,10 @@ def decode(payload: bytes) -> list[Reading]:
         raise BadInput("bad_payload", "'f' and 'ch' must be objects")
     if not f and not ch:
         raise BadInput("bad_payload", "payload has neither 'f' nor 'ch' values")
-    return [Reading(seq, int(t), f=f, ch=ch)]
+    return Reading(seq, int(t), f=f, ch=ch)
 
 
-def _decode_binary(payload: bytes) -> list[Reading]:
+def _decode_binary(payload: bytes) -> Block:
     if len(payload) < _HEADER.size:
         raise BadInput("bad_payload", "binary payload shorter than its header")
     _, dt, count, n = _HEADER.unpack_from(payload)
@@ -81,11 +96,10 @@ def _decode_binary(payload: bytes) -> list[Reading]:
     want = _HEADER.size + count * rec.itemsize
     if len(payload) != want:
         raise BadInput("wrong_size", f"binary payload is {len(payload)} bytes, header says {want}")
+    if count == 0:
+        raise BadInput("bad_payload", "binary payload holds no records")
     arr = np.frombuffer(payload, rec, count, _HEADER.size)
-    quant = dt == DTYPE_INT8
-    xs = arr["x"]
-    return [Reading(int(s), int(t), vector=xs[i], quantized=quant)
-            for i, (s, t) in enumerate(zip(arr["seq"].tolist(), arr["t"].tolist()))]
+    return Block(arr["seq"].tolist(), arr["t"].tolist(), arr["x"].reshape(count, n), dt == DTYPE_INT8)
 
 
 def encode_binary(seqs, ts, values: np.ndarray) -> bytes:

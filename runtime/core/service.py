@@ -32,7 +32,7 @@ from ..errors import EmberError
 from .config import CoreConfig
 from .local_broker import start_local_broker
 from .models import ModelLoadError, ServedModel, default_loader
-from .payload import BadInput, decode
+from .payload import BadInput, Block, decode
 
 log = logging.getLogger("ember.core")
 
@@ -346,7 +346,7 @@ class Core:
                     self._ack(items)
 
     def _process(self, items: list) -> None:
-        groups: dict[str, list] = defaultdict(list)   # model -> [(item index, reading, vector)]
+        groups: dict[str, list] = defaultdict(list)   # model -> [(item index, seqs, ts, int8 rows)]
         models = dict(self.models)                     # one version per batch, even during a deployment
         now_wall = time.time()
         for i, (topic, payload, _, _, _, _) in enumerate(items):
@@ -362,47 +362,60 @@ class Core:
                 self._bad("unknown_node", node, "no model is configured for this node")
                 continue
             try:
-                readings = decode(payload)
+                r = decode(payload)
             except BadInput as e:
                 self._bad(e.kind, node, str(e))
                 continue
-            self.counters["readings"] += len(readings)
+            self.counters["readings"] += r.count
+            seqs, ts = (r.seqs, r.ts) if isinstance(r, Block) else ([r.seq], [r.t])
             for name in routes:
-                model = models[name]
-                for r in readings:
-                    try:
-                        groups[name].append((i, r, model.vector(r)))
-                    except BadInput as e:
-                        self._bad(e.kind, node, str(e))
-        results = defaultdict(list)                    # (item index, model) -> [result dict]
-        for name, rows in groups.items():
+                try:
+                    groups[name].append((i, seqs, ts, models[name].vectors(r)))
+                except BadInput as e:
+                    self._bad(e.kind, node, str(e))
+        results = {}                                   # (item index, model) -> [result dict]
+        for name, blocks in groups.items():
             model = models[name]
-            for s in range(0, len(rows), model.route.max_batch):
-                chunk = rows[s:s + model.route.max_batch]
-                x = np.stack([v for _, _, v in chunk])
+            x = blocks[0][3] if len(blocks) == 1 else np.concatenate([b[3] for b in blocks])
+            owners = [b[0] for b in blocks for _ in range(b[3].shape[0])]
+            rows = []
+            step = model.route.max_batch
+            for s in range(0, x.shape[0], step):
+                xc = x[s:s + step]
+                n = xc.shape[0]
                 t0 = time.perf_counter()
                 try:
-                    raw = model.run(x)
+                    raw = model.run(xc)
                 except (EmberError, ValueError) as e:
-                    model.errors += len(chunk)
-                    self.counters["inference_error"] += len(chunk)
+                    model.errors += n
+                    self.counters["inference_error"] += n
                     self._warn("inference_error", "model %s: %s", name, e)
                     for fn in self.on_results:
-                        fn(name, model.version, 0, len(chunk))
+                        fn(name, model.version, 0, n)
+                    rows.extend([None] * n)
                     continue
                 dt = time.perf_counter() - t0
                 for fn in self.on_results:
-                    fn(name, model.version, len(chunk), 0)
+                    fn(name, model.version, n, 0)
                 for fn in self.on_batch:
                     try:
-                        fn(model, [items[i][0].rsplit("/", 2)[-2] for i, _, _ in chunk], x, raw, dt)
+                        fn(model, [items[i][0].rsplit("/", 2)[-2] for i in owners[s:s + n]], xc, raw, dt)
                     except Exception:
                         log.exception("batch hook failed")
-                model.infer_time.add_many([dt / len(chunk)] * min(len(chunk), 8))
-                model.requests += len(chunk)
-                for (i, r, _), res in zip(chunk, model.interpret(raw)):
-                    res["seq"], res["t"] = r.seq, r.t
-                    results[(i, name)].append(res)
+                model.infer_time.add_many([dt / n] * min(n, 8))
+                model.requests += n
+                rows.extend(model.interpret(raw))
+            j = 0
+            for i, seqs, ts, xb in blocks:
+                out = []
+                for seq, t in zip(seqs, ts):
+                    res = rows[j]
+                    j += 1
+                    if res is not None:
+                        res["seq"], res["t"] = seq, t
+                        out.append(res)
+                if out:
+                    results[(i, name)] = out
         self._publish_results(items, results, models)
         self._ack(items)
 

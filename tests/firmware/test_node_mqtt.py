@@ -23,11 +23,12 @@ def recorder(broker):
         r.close()
 
 
-def test_data_topics_and_payloads(broker, recorder, tmp_path):
+@pytest.mark.parametrize("cpython", [False, True], ids=["micropython", "cpython"])
+def test_data_topics_and_payloads(broker, recorder, tmp_path, cpython):
     cfg = node_config(tmp_path / "node.json", broker.port,
                       sensors=[{"driver": "sim_env", "seed": 1}, {"driver": "sim_vib", "window": True}],
                       app={"period_ms": 20, "channels": {"vib": {"window": 32}}})
-    stats = NodeProcess(cfg, steps=25).result()
+    stats = NodeProcess(cfg, steps=25, cpython=cpython).result()
     assert stats["seq"] == 25 and stats["dropped"] == 0 and stats["pending"] == 0
     recorder.wait(lambda: len(recorder.data()) >= 25 and len(recorder.get("/status")) >= 2, what="data")
     status = [p for p, _ in recorder.get("ember/nodes/n1/status")]
