@@ -83,6 +83,17 @@ def _macs(op, tensors) -> int:
     return 0
 
 
+def _current_isa() -> str:
+    from . import _core
+
+    info = getattr(_core, "isa", None)
+    if callable(info):
+        return str(info())
+    if isinstance(info, str):
+        return info
+    return "scalar"
+
+
 def _read_source(source: Union[str, os.PathLike, bytes, bytearray, memoryview]) -> tuple:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), None
@@ -106,6 +117,7 @@ class Model:
         data, self.path = _read_source(source)
         self.num_threads = int(num_threads)
         self.tflite: TFLiteModel = read_model(data, supported_ops=load_all().keys())
+        self._isa = _current_isa()  # the plan keeps the ISA it was finalized with
         graph = Graph(self.tflite)
         graph.build()
         self._plan = graph.to_plan(self.num_threads)
@@ -132,14 +144,8 @@ class Model:
 
     @property
     def isa(self) -> str:
-        from . import _core
-
-        info = getattr(_core, "isa", None)
-        if callable(info):
-            return str(info())
-        if isinstance(info, str):
-            return info
-        return "scalar"
+        """Instruction set the kernels of this model were planned for ("scalar", "avx2", ...)."""
+        return self._isa
 
     @property
     def macs(self) -> int:
