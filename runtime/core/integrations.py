@@ -53,7 +53,8 @@ class Uplink:
             prefix += "/"
         self.sender = UplinkSender(self.outbox, u.host, u.port, client_id=u.client_id or f"ember-uplink-{cfg.id}",
                                    tls=_tls(u.tls_ca, u.tls_cert, u.tls_key), username=u.username or None,
-                                   password=u.password or None, topic_prefix=prefix)
+                                   password=u.password or None, topic_prefix=prefix,
+                                   protocol=u.protocol)
         self.core = core
         self.sender.start()
 
