@@ -58,10 +58,16 @@ class Layer:
     kernels: list  # executor kernels it became
 
 
-def _spec(t) -> TensorSpec:
-    per_tensor = t.scale.size == 1
-    return TensorSpec(t.name, tuple(t.shape), t.dtype, float(t.scale[0]) if per_tensor else 0.0,
-                      int(t.zero_point[0]) if per_tensor else 0, t.id)
+def _specs(tensors) -> list:
+    """TensorSpecs with unique names (a repeated tensor name gets ':<tensor index>')."""
+    names = [t.name for t in tensors]
+    out = []
+    for t in tensors:
+        per_tensor = t.scale.size == 1
+        name = t.name if names.count(t.name) == 1 else f"{t.name}:{t.id}"
+        out.append(TensorSpec(name, tuple(t.shape), t.dtype, float(t.scale[0]) if per_tensor else 0.0,
+                              int(t.zero_point[0]) if per_tensor else 0, t.id))
+    return out
 
 
 def _macs(op, tensors) -> int:
@@ -123,8 +129,8 @@ class Model:
         self._plan = graph.to_plan(self.num_threads)
         self._explain = graph.explain
         tensors = self.tflite.tensors
-        self.inputs: list[TensorSpec] = [_spec(tensors[i]) for i in self.tflite.inputs]
-        self.outputs: list[TensorSpec] = [_spec(tensors[i]) for i in self.tflite.outputs]
+        self.inputs: list[TensorSpec] = _specs([tensors[i] for i in self.tflite.inputs])
+        self.outputs: list[TensorSpec] = _specs([tensors[i] for i in self.tflite.outputs])
         self.layers: list[Layer] = [
             Layer(op.index, op.name,
                   [tensors[i].shape if i >= 0 else None for i in op.inputs],

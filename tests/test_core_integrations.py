@@ -157,3 +157,35 @@ def test_capture_and_drift_stats(mqtt_broker, tmp_path):
     lines = (tmp_path / "data" / "capture").glob("*.jsonl")
     records = [json.loads(l) for p in lines for l in p.read_text().splitlines()]
     assert len(records) == 20 and records[0]["model"] == "fc" and records[0]["node"] == "n1"
+
+
+def test_full_outbox_with_reject_new_is_counted_and_not_acknowledged(mqtt_broker, tmp_path):
+    """Uplink down and the outbox at its bound: results are refused (counted) and the node
+    messages stay unacknowledged, so the broker redelivers them later; nothing stops."""
+    loader = model_loader()
+    (tmp_path / "fc.tflite").write_bytes(fc_model(8, 4, seed=0))
+    from runtime.core.local_broker import free_port
+    cfg = parse_config({
+        "core": {"id": "gw", "data_dir": str(tmp_path / "data")},
+        "broker": {"host": mqtt_broker.host, "port": mqtt_broker.port},
+        "models": [{"name": "fc", "path": str(tmp_path / "fc.tflite"), "features": FEATURES}],
+        "deploy": {"enabled": False},
+        "uplink": {"host": "127.0.0.1", "port": free_port(), "max_messages": 5, "overflow": "reject-new"},
+    })
+    acked = []
+    core = Core(cfg, loader=loader).start()
+    node = Node(mqtt_broker)
+    try:
+        assert core.wait_connected(10)
+        real_ack = core.client.ack
+        core.client.ack = lambda mid, qos: (acked.append(mid), real_ack(mid, qos))
+        for i in range(8):                                # one message per batch
+            node.result(node.send([0.1 * i] * 8))         # local results still flow
+        st = core.snapshot()
+        assert st["outbox"]["depth"] == 5 and st["outbox"]["rejected"] == 3
+        assert core.counters["uplink_rejected"] == 3
+        assert len(acked) == 5                            # refused results: node messages not acked
+        assert all(t.is_alive() for t in core._threads)
+    finally:
+        node.close()
+        core.stop()

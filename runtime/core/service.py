@@ -434,10 +434,10 @@ class Core:
                         out.append(res)
                 if out:
                     results[(i, name)] = out
-        self._publish_results(items, results, models)
-        self._ack(items)
+        if self._publish_results(items, results, models):
+            self._ack(items)
 
-    def _publish_results(self, items: list, results: dict, models: dict) -> None:
+    def _publish_results(self, items: list, results: dict, models: dict) -> bool:
         qos = self.cfg.result_qos
         done = time.monotonic()
         outgoing = []
@@ -461,8 +461,9 @@ class Core:
             data = json.dumps(msg, separators=(",", ":"))
             self.counters["results"] += len(rows)
             outgoing.append((out_topic, msg, data))
+        stored = True
         if self.uplink is not None and outgoing:    # durable before the node message is acknowledged
-            self.uplink.put([(t, d.encode(), 1) for t, _, d in outgoing])
+            stored = self.uplink.put([(t, d.encode(), 1) for t, _, d in outgoing])
         for out_topic, msg, data in outgoing:
             try:
                 info = self.client.publish(out_topic, data, qos)
@@ -473,6 +474,7 @@ class Core:
                 self._warn("publish_error", "%s: %s", out_topic, e)
             if self.result_hook is not None:
                 self.result_hook(out_topic, msg)
+        return stored
 
     def _ack(self, items: list) -> None:
         gen = self._gen
