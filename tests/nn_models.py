@@ -115,14 +115,16 @@ def fully_connected(rng, in_shape=(1, 16), units=8, act="NONE", per_channel=Fals
 
 
 def pool(rng, op="AVERAGE_POOL_2D", in_shape=(1, 8, 8, 4), k=(2, 2), stride=(2, 2), padding="VALID",
-         act="NONE", q=None):
+         act="NONE", q=None, out_q=None):
+    """out_q: output (scale, zero point) when it should differ from the input's."""
     n, h, w, c = in_shape
     s, zp = _q(rng, q)
+    so, zo = (s, zp) if out_q is None else out_q
     oh = conv_out_size(h, k[0], stride[0], 1, padding)
     ow = conv_out_size(w, k[1], stride[1], 1, padding)
     mb = ModelBuilder()
     x = mb.add_tensor("input", in_shape, "int8", scale=s, zero_point=zp)
-    y = mb.add_tensor("output", (n, oh, ow, c), "int8", scale=s, zero_point=zp)
+    y = mb.add_tensor("output", (n, oh, ow, c), "int8", scale=so, zero_point=zo)
     mb.add_operator(op, [x], [y], {"padding": padding, "stride_h": stride[0], "stride_w": stride[1],
                                    "filter_height": k[0], "filter_width": k[1], "fused_activation_function": act})
     mb.set_io([x], [y])

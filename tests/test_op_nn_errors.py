@@ -110,8 +110,7 @@ def _pool(in_q=(0.05, 1), out_q=(0.05, 1), k=2, padding="VALID", in_shape=(1, 4,
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"out_q": (0.06, 1)}, "must share quantization"),
-    ({"out_q": (0.05, 2)}, "must share quantization"),
+    ({"out_q": (0.05, 200)}, "zero point 200"),
     ({"k": 5}, "does not fit"),
     ({"k": 0}, "filter_height = 0"),
     ({"out_shape": (1, 2, 2, 3)}, "should have shape"),
