@@ -62,7 +62,7 @@ def conv(rng, in_shape=(1, 8, 8, 3), out_c=4, k=(3, 3), stride=(1, 1), dilation=
 
 
 def depthwise(rng, in_shape=(1, 8, 8, 4), depth_multiplier=1, k=(3, 3), stride=(1, 1), dilation=(1, 1),
-              padding="SAME", act="NONE", per_channel=True, bias=True, in_q=None, out_q=None):
+              padding="SAME", act="NONE", per_channel=True, bias=True, in_q=None, out_q=None, w_zp=0):
     n, h, w_, c = in_shape
     kh, kw = k
     out_c = c * depth_multiplier
@@ -77,7 +77,7 @@ def depthwise(rng, in_shape=(1, 8, 8, 4), depth_multiplier=1, k=(3, 3), stride=(
     mb = ModelBuilder()
     x = mb.add_tensor("input", in_shape, "int8", scale=in_s, zero_point=in_zp)
     wt = mb.add_tensor("filter", wq.shape, "int8", data=wq, scale=w_scale if per_channel else w_scale[:1],
-                       zero_point=0, quantized_dimension=3)
+                       zero_point=w_zp, quantized_dimension=3)
     b = _add_bias(mb, rng, bias, in_s, w_scale, per_channel, out_c)
     y = mb.add_tensor("output", (n, oh, ow, out_c), "int8", scale=out_s, zero_point=out_zp)
     mb.add_operator("DEPTHWISE_CONV_2D", [x, wt, b], [y], {

@@ -40,7 +40,8 @@ def build_depthwise_conv_2d(op: OpContext) -> None:
     op.require(tuple(y.shape) == (n, oh, ow, oc),
                f"output {y.describe()} should have shape {[n, oh, ow, oc]} for {pad} padding, stride {sh}x{sw}")
 
-    w_scales = weight_scales(op, w, oc, axis=3)
+    # LiteRT's int8 depthwise kernel assumes symmetric weights and ignores their zero points.
+    w_scales = weight_scales(op, w, oc, axis=3, zero_points="ignore")
     bias = bias_data(op, b, oc)
     mult, shift = channel_multipliers(op, in_scale, w_scales, out_scale)
     lo, hi = act_range_checked(op, act, out_scale, out_zp)
