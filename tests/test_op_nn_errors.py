@@ -61,8 +61,6 @@ def test_conv_float_model_rejected():
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"w_shape": (1, 3, 3, 4), "in_shape": (1, 4, 4, 3), "out_shape": (1, 4, 4, 4)}, "not a multiple"),
-    ({"w_shape": (1, 3, 3, 6), "in_shape": (1, 4, 4, 3), "out_shape": (1, 4, 4, 6),
-      "extra": {"depth_multiplier": 3}}, "disagrees"),
     ({"w_shape": (2, 3, 3, 3), "in_shape": (1, 4, 4, 3), "out_shape": (1, 4, 4, 3)}, r"shape \[1, kh, kw"),
 ])
 def test_depthwise_rejects(kwargs, match):
