@@ -21,7 +21,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from . import quant
-from .errors import InputError, ModelError
+from .errors import InputError, ModelError, RuntimeFailure
 from .graph import Graph
 from .ops import load_all
 from .tflite.reader import TFLiteModel, read_model
@@ -83,6 +83,17 @@ def _macs(op, tensors) -> int:
     return 0
 
 
+def _current_isa() -> str:
+    from . import _core
+
+    info = getattr(_core, "isa", None)
+    if callable(info):
+        return str(info())
+    if isinstance(info, str):
+        return info
+    return "scalar"
+
+
 def _read_source(source: Union[str, os.PathLike, bytes, bytearray, memoryview]) -> tuple:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), None
@@ -106,9 +117,11 @@ class Model:
         data, self.path = _read_source(source)
         self.num_threads = int(num_threads)
         self.tflite: TFLiteModel = read_model(data, supported_ops=load_all().keys())
+        self._isa = _current_isa()  # the plan keeps the ISA it was finalized with
         graph = Graph(self.tflite)
         graph.build()
         self._plan = graph.to_plan(self.num_threads)
+        self._explain = graph.explain
         tensors = self.tflite.tensors
         self.inputs: list[TensorSpec] = [_spec(tensors[i]) for i in self.tflite.inputs]
         self.outputs: list[TensorSpec] = [_spec(tensors[i]) for i in self.tflite.outputs]
@@ -131,14 +144,8 @@ class Model:
 
     @property
     def isa(self) -> str:
-        from . import _core
-
-        info = getattr(_core, "isa", None)
-        if callable(info):
-            return str(info())
-        if isinstance(info, str):
-            return info
-        return "scalar"
+        """Instruction set the kernels of this model were planned for ("scalar", "avx2", ...)."""
+        return self._isa
 
     @property
     def macs(self) -> int:
@@ -188,7 +195,13 @@ class Model:
         """Run the model on integer inputs (dtype and shape exactly as in ``inputs``)."""
         arrays = self._arrange(x)
         self._check(arrays)
-        return self._results(self._plan.run(arrays))
+        return self._results(self._run(arrays))
+
+    def _run(self, arrays: list) -> list:
+        try:
+            return self._plan.run(arrays)
+        except RuntimeFailure as e:
+            raise RuntimeFailure(self._explain(str(e))) from None
 
     def infer_float(self, x: Any):
         """Quantize float inputs with each input's scale/zero point, run, dequantize outputs."""
@@ -210,7 +223,7 @@ class Model:
                 raise InputError(f"input '{spec.name}' ({spec.dtype}) has no quantization parameters; "
                                  f"use infer()")
         self._check(q)
-        outs = self._plan.run(q)
+        outs = self._run(q)
         deq = []
         for y, spec in zip(outs, self.outputs):
             if spec.quantized:

@@ -118,3 +118,15 @@ def test_graph_structure_errors(ops, outputs, match):
         return
     with pytest.raises(ModelError, match=match):
         runtime.load(data)
+
+
+def test_c_prepare_errors_name_the_tflite_operator(monkeypatch):
+    need("LOGISTIC", "TANH")
+    builders = load_all()
+
+    def tanh_without_table(op):  # the adapter needs the [in_scale, out_scale] input
+        op.emit("TANH", [op.inputs[0]], [op.outputs[0]], {"input_zero_point": 0, "output_zero_point": 0})
+
+    monkeypatch.setitem(builders, "TANH", tanh_without_table)
+    with pytest.raises(ModelError, match=r"^operator 1 \(TANH\): finalize: op 1 \(TANH\): "):
+        runtime.load(chain_model())

@@ -150,3 +150,20 @@ def test_concurrent_infer_on_one_model():
     for t in threads:
         t.join(timeout=60)
     assert not errors
+
+
+def test_isa_is_the_one_the_model_was_planned_with():
+    from runtime import _core
+
+    if not hasattr(_core, "set_isa"):
+        assert runtime.load(craft(identity())).isa == "scalar"
+        return
+    before = _core.isa()
+    try:
+        for isa in _core.available_isas():
+            _core.set_isa(isa)
+            m = runtime.load(craft(identity()))
+            _core.set_isa("scalar")
+            assert m.isa == isa
+    finally:
+        _core.set_isa(before)

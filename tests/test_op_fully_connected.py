@@ -99,3 +99,23 @@ def test_fixed_point_requant_record_every_isa():
             np.testing.assert_array_equal(got, want, err_msg=f"isa {isa}")
     finally:
         _core.set_isa(before)
+
+
+def test_int32_accumulator_wraps_like_litert():
+    """depth 70000 of 127 * (127 + 128) overflows int32: both wrap (two's complement)."""
+    import runtime
+    from runtime.tflite.writer import ModelBuilder
+    from tests.oracle import litert_ref
+
+    depth = 70000
+    mb = ModelBuilder()
+    x = mb.add_tensor("input", (1, depth), "int8", scale=1.0, zero_point=-128)
+    w = mb.add_tensor("w", (2, depth), "int8", data=np.full((2, depth), 127, np.int8), scale=1e-9, zero_point=0)
+    y = mb.add_tensor("output", (1, 2), "int8", scale=1.0, zero_point=0)
+    mb.add_operator("FULLY_CONNECTED", [x, w, -1], [y], {})
+    mb.set_io([x], [y])
+    model = mb.build()
+    xx = np.full((1, depth), 127, np.int8)
+    want = litert_ref(model, [xx])[0]
+    assert want.tolist() == [[-2, -2]]  # (127*255*70000 wrapped = -2028017296) * 1e-9
+    np.testing.assert_array_equal(runtime.load(model).infer(xx), want)

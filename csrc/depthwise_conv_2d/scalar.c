@@ -2,6 +2,7 @@
 #include "ember/ops/depthwise_conv_2d.h"
 
 #include "ember/requant.h"
+#include "nn_common/wrap.h"
 
 static int positive_dims(const ember_nhwc *d) {
     return d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0;
@@ -62,12 +63,12 @@ ember_status ember_depthwise_conv_2d_s8_scalar(const ember_depthwise_conv_2d_par
                             if (ix < 0 || ix >= in->w) continue;
                             const int32_t v = in_b[((size_t)iy * in->w + ix) * in->c + ic];
                             const int32_t w = filter_data[((size_t)ky * filter->w + kx) * out->c + oc];
-                            acc += w * (v + p->input_offset);
+                            acc = ember_add_wrap(acc, w * (v + p->input_offset));
                         }
                     }
-                    if (bias) acc += bias[oc];
+                    if (bias) acc = ember_add_wrap(acc, bias[oc]);
                     acc = ember_mbqm(acc, mult[oc], shift[oc]);
-                    acc += p->output_offset;
+                    acc = ember_add_wrap(acc, p->output_offset);
                     acc = ember_clamp_i32(acc, p->act_min, p->act_max);
                     out_row[(size_t)x * out->c + oc] = (int8_t)acc;
                 }

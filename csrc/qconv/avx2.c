@@ -85,3 +85,49 @@ static void ember_qgemm_4x16c2_avx2(int mr_valid, int nr_valid, size_t kp, const
 const ember_qgemm_ukernel ember_qgemm_4x16c2__avx2 = {
     4, 16, 2, 2, 2, 2, ember_qgemm_load_a_avx2, ember_qgemm_fill_a_avx2, ember_qgemm_4x16c2_avx2,
 };
+
+/* qgemm micro-kernel 8x8c2 for AVX2 (the narrow variant, out_c <= 8): 8 rows
+ * x 8 channels, one weight vector (8 channels x 2 k) per k pair and a
+ * broadcast A pair per row, so no lane idles for an 8-channel conv. */
+static void ember_qgemm_8x8c2_avx2(int mr_valid, int nr_valid, size_t kp, const void *a, size_t a_stride,
+                                   const void *w, int8_t *out, size_t out_stride, const ember_output_stage *os) {
+    const int16_t *ap[8];
+    for (int i = 0; i < 8; ++i)
+        ap[i] = (const int16_t *)((const uint8_t *)a + (size_t)(i < mr_valid ? i : mr_valid - 1) * a_stride);
+    const int32_t *hdr = (const int32_t *)w;
+    const __m256i bias = _mm256_loadu_si256((const __m256i *)hdr);
+    __m256i c0 = bias, c1 = bias, c2 = bias, c3 = bias, c4 = bias, c5 = bias, c6 = bias, c7 = bias;
+    const int16_t *wp = (const int16_t *)(hdr + EMBER_QHDR_WORDS * 8);
+    for (size_t k = 0; k < kp; k += 2, wp += 16) {
+        const __m256i wv = _mm256_loadu_si256((const __m256i *)wp);
+        c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(ember_bcast_pair(ap[0] + k), wv));
+        c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(ember_bcast_pair(ap[1] + k), wv));
+        c2 = _mm256_add_epi32(c2, _mm256_madd_epi16(ember_bcast_pair(ap[2] + k), wv));
+        c3 = _mm256_add_epi32(c3, _mm256_madd_epi16(ember_bcast_pair(ap[3] + k), wv));
+        c4 = _mm256_add_epi32(c4, _mm256_madd_epi16(ember_bcast_pair(ap[4] + k), wv));
+        c5 = _mm256_add_epi32(c5, _mm256_madd_epi16(ember_bcast_pair(ap[5] + k), wv));
+        c6 = _mm256_add_epi32(c6, _mm256_madd_epi16(ember_bcast_pair(ap[6] + k), wv));
+        c7 = _mm256_add_epi32(c7, _mm256_madd_epi16(ember_bcast_pair(ap[7] + k), wv));
+    }
+    const ember_rq_avx2 q = ember_rq_load_avx2(hdr, 8, 0);
+    const __m256i zp = _mm256_set1_epi32(os->output_zero_point);
+    const __m256i lo = _mm256_set1_epi32(os->act_min), hi = _mm256_set1_epi32(os->act_max);
+    __m256i acc[8] = {c0, c1, c2, c3, c4, c5, c6, c7};
+    for (int i = 0; i < mr_valid; ++i) {
+        const __m256i r = ember_requant_avx2(acc[i], &q, zp, lo, hi);
+        __m128i p = _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+        p = _mm_packs_epi16(p, p);
+        int8_t *o = out + (size_t)i * out_stride;
+        if (nr_valid == 8) {
+            _mm_storel_epi64((__m128i *)o, p);
+        } else {
+            int8_t tmp[16];
+            _mm_storeu_si128((__m128i *)tmp, p);
+            memcpy(o, tmp, (size_t)nr_valid);
+        }
+    }
+}
+
+const ember_qgemm_ukernel ember_qgemm_8x8c2__avx2 = {
+    8, 8, 2, 2, 2, 2, ember_qgemm_load_a_avx2, ember_qgemm_fill_a_avx2, ember_qgemm_8x8c2_avx2,
+};

@@ -24,13 +24,30 @@ static ember_status ember_qconv_sizes(const ember_conv_geom *g, const ember_qgem
     return EMBER_OK;
 }
 
+/* The micro-kernel for this geometry: the narrow variant when the output
+ * channels fit it, else the regular one. */
+static const ember_qgemm_ukernel *ember_qconv_pick(const ember_conv_geom *g, ember_isa isa, ember_isa *used,
+                                                   int *kernel) {
+    ember_isa nused;
+    const ember_qgemm_ukernel *n =
+        (const ember_qgemm_ukernel *)ember_kernel_select(EMBER_KERNEL_QGEMM_NARROW, isa, &nused);
+    const ember_qgemm_ukernel *uk = (const ember_qgemm_ukernel *)ember_kernel_select(EMBER_KERNEL_QGEMM, isa, used);
+    if (n && uk && nused == *used && g->out_c <= n->nr) {
+        *kernel = EMBER_KERNEL_QGEMM_NARROW;
+        return n;
+    }
+    *kernel = EMBER_KERNEL_QGEMM;
+    return uk;
+}
+
 ember_status ember_qconv_plan(const ember_conv_geom *g, ember_isa isa, int max_threads, size_t *packed_bytes,
                               size_t *scratch_bytes) {
     if (!packed_bytes || !scratch_bytes || max_threads < 1 || max_threads > EMBER_MAX_THREADS) return EMBER_ERR_ARG;
     ember_status st = ember_qgeom_check(g);
     if (st != EMBER_OK) return st;
     ember_isa used;
-    const ember_qgemm_ukernel *uk = (const ember_qgemm_ukernel *)ember_kernel_select(EMBER_KERNEL_QGEMM, isa, &used);
+    int kernel;
+    const ember_qgemm_ukernel *uk = ember_qconv_pick(g, isa, &used, &kernel);
     if (!uk) return EMBER_ERR_UNSUPPORTED;
     ember_qpack_header h;
     memset(&h, 0, sizeof h);
@@ -47,7 +64,8 @@ ember_status ember_qconv_pack(const ember_conv_geom *g, ember_isa isa, const int
     if (st != EMBER_OK) return st;
     if ((st = ember_qrequant_check(mult, shift, g->out_c)) != EMBER_OK) return st;
     ember_isa used;
-    const ember_qgemm_ukernel *uk = (const ember_qgemm_ukernel *)ember_kernel_select(EMBER_KERNEL_QGEMM, isa, &used);
+    int kernel;
+    const ember_qgemm_ukernel *uk = ember_qconv_pick(g, isa, &used, &kernel);
     if (!uk) return EMBER_ERR_UNSUPPORTED;
     ember_qpack_header h;
     memset(&h, 0, sizeof h);
@@ -55,7 +73,7 @@ ember_status ember_qconv_pack(const ember_conv_geom *g, ember_isa isa, const int
     if (packed_bytes < (size_t)h.total_bytes) return EMBER_ERR_NO_MEMORY;
     h.magic = EMBER_QPACK_MAGIC;
     h.isa = (int32_t)used;
-    h.kernel = EMBER_KERNEL_QGEMM;
+    h.kernel = kernel;
     h.g = *g;
     /* max_threads is fixed by the scratch the caller sized; run derives it. */
     h.max_threads = 0;
@@ -199,9 +217,10 @@ static void ember_qconv_task(void *ctx, int task, int ntasks, int thread) {
 ember_status ember_qconv_run(const void *packed, const int8_t *input, int8_t *output, void *scratch,
                              size_t scratch_bytes, ember_threadpool *pool) {
     const ember_qpack_header *h = ember_qpack_header_of(packed, EMBER_KERNEL_QGEMM);
+    if (!h) h = ember_qpack_header_of(packed, EMBER_KERNEL_QGEMM_NARROW);
     if (!h || !input || !output) return EMBER_ERR_ARG;
     const ember_qgemm_ukernel *uk =
-        (const ember_qgemm_ukernel *)ember_kernel_variant(EMBER_KERNEL_QGEMM, (ember_isa)h->isa);
+        (const ember_qgemm_ukernel *)ember_kernel_variant((ember_kernel_id)h->kernel, (ember_isa)h->isa);
     if (!uk || !ember_isa_available((ember_isa)h->isa)) return EMBER_ERR_UNSUPPORTED;
     const int64_t per = h->scratch_per_thread;
     if (!scratch || scratch_bytes < (size_t)per) return EMBER_ERR_NO_MEMORY;

@@ -14,6 +14,8 @@
  *            and right shift, then the weights as [K/KR][NR][KR] elements of
  *            w_bytes (int16 pre-widened on x86/NEON, int8 for SDOT).
  *   dwconv - depthwise conv (depth multiplier 1) on prepacked weights.
+ *   qgemm_narrow - optional qgemm variant for few output channels (e.g. an
+ *            8-channel stem conv would leave half of a 16-wide tile idle).
  *
  * Zero points are folded into the bias at pack time:
  *   bias'[n] = bias[n] - input_zp * sum_k w[n][k]
@@ -77,12 +79,13 @@ typedef struct {
     /* Lane l of a block (header entries and weights) holds channel
      * lane_channel[l] of the block (kernels may permute to avoid shuffles). */
     const uint8_t *lane_channel;
-    /* One output pixel, all channels: taps[t] points at the input pixel row
-     * (`channels` int8 values) of tap t, t in [0, ntaps_padded); w: the packed
+    /* `pixels` output pixels, all channels: taps[p * ntaps_padded + t] points
+     * at the input pixel row (`channels` int8 values) of tap t of pixel p;
+     * pixel p's output goes to out + p * channels; w: the packed
      * blocks, ember_dw_block_bytes() apart (header: EMBER_QHDR_WORDS x cr int32,
      * then weights [ntaps_padded/tr][cr lanes][tr] int16). */
-    void (*run)(size_t channels, size_t ntaps_padded, const int8_t *const *taps, const void *w, int8_t *out,
-                const ember_output_stage *os);
+    void (*run)(size_t pixels, size_t channels, size_t ntaps_padded, const int8_t *const *taps, const void *w,
+                int8_t *out, const ember_output_stage *os);
 } ember_dwconv_ukernel;
 
 static inline size_t ember_dw_block_bytes(int cr, size_t ntaps_padded) {
@@ -92,7 +95,8 @@ static inline size_t ember_dw_block_bytes(int cr, size_t ntaps_padded) {
 typedef enum {
     EMBER_KERNEL_QGEMM = 0,
     EMBER_KERNEL_DWCONV = 1,
-    EMBER_KERNEL_COUNT = 2
+    EMBER_KERNEL_QGEMM_NARROW = 2, /* qgemm for out_c <= nr of this variant (no idle lanes) */
+    EMBER_KERNEL_COUNT = 3
 } ember_kernel_id;
 
 /* Name of a kernel ("qgemm", "dwconv"). */
