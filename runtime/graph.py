@@ -34,6 +34,7 @@ class Graph:
         self.tensors: list[Tensor] = list(model.tensors)
         self.ops: list[EmittedOp] = []
         self.layer_ops: list[list[EmittedOp]] = []   # per TFLite operator
+        self.plan_ids: dict[int, int] = {}
 
     # ---- the interface builders see (OpContext.graph) ------------------------------------
     def new_const(self, array: np.ndarray, name: str) -> Tensor:
@@ -110,6 +111,7 @@ class Graph:
 
         plan = _core.Plan()
         ids: dict[int, int] = {}
+        self.plan_ids = ids  # graph tensor id -> plan tensor id
 
         def plan_id(t: Optional[Tensor]) -> int:
             if t is None:

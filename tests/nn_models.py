@@ -62,7 +62,9 @@ def conv(rng, in_shape=(1, 8, 8, 3), out_c=4, k=(3, 3), stride=(1, 1), dilation=
 
 
 def depthwise(rng, in_shape=(1, 8, 8, 4), depth_multiplier=1, k=(3, 3), stride=(1, 1), dilation=(1, 1),
-              padding="SAME", act="NONE", per_channel=True, bias=True, in_q=None, out_q=None):
+              padding="SAME", act="NONE", per_channel=True, bias=True, in_q=None, out_q=None, w_zp=0,
+              dm_option=None):
+    """dm_option: the depth_multiplier option written to the file (default: the real one)."""
     n, h, w_, c = in_shape
     kh, kw = k
     out_c = c * depth_multiplier
@@ -77,11 +79,12 @@ def depthwise(rng, in_shape=(1, 8, 8, 4), depth_multiplier=1, k=(3, 3), stride=(
     mb = ModelBuilder()
     x = mb.add_tensor("input", in_shape, "int8", scale=in_s, zero_point=in_zp)
     wt = mb.add_tensor("filter", wq.shape, "int8", data=wq, scale=w_scale if per_channel else w_scale[:1],
-                       zero_point=0, quantized_dimension=3)
+                       zero_point=w_zp, quantized_dimension=3)
     b = _add_bias(mb, rng, bias, in_s, w_scale, per_channel, out_c)
     y = mb.add_tensor("output", (n, oh, ow, out_c), "int8", scale=out_s, zero_point=out_zp)
     mb.add_operator("DEPTHWISE_CONV_2D", [x, wt, b], [y], {
-        "padding": padding, "stride_h": stride[0], "stride_w": stride[1], "depth_multiplier": depth_multiplier,
+        "padding": padding, "stride_h": stride[0], "stride_w": stride[1],
+        "depth_multiplier": depth_multiplier if dm_option is None else dm_option,
         "dilation_h_factor": dilation[0], "dilation_w_factor": dilation[1], "fused_activation_function": act})
     mb.set_io([x], [y])
     return mb.build()
@@ -115,14 +118,16 @@ def fully_connected(rng, in_shape=(1, 16), units=8, act="NONE", per_channel=Fals
 
 
 def pool(rng, op="AVERAGE_POOL_2D", in_shape=(1, 8, 8, 4), k=(2, 2), stride=(2, 2), padding="VALID",
-         act="NONE", q=None):
+         act="NONE", q=None, out_q=None):
+    """out_q: output (scale, zero point) when it should differ from the input's."""
     n, h, w, c = in_shape
     s, zp = _q(rng, q)
+    so, zo = (s, zp) if out_q is None else out_q
     oh = conv_out_size(h, k[0], stride[0], 1, padding)
     ow = conv_out_size(w, k[1], stride[1], 1, padding)
     mb = ModelBuilder()
     x = mb.add_tensor("input", in_shape, "int8", scale=s, zero_point=zp)
-    y = mb.add_tensor("output", (n, oh, ow, c), "int8", scale=s, zero_point=zp)
+    y = mb.add_tensor("output", (n, oh, ow, c), "int8", scale=so, zero_point=zo)
     mb.add_operator(op, [x], [y], {"padding": padding, "stride_h": stride[0], "stride_w": stride[1],
                                    "filter_height": k[0], "filter_width": k[1], "fused_activation_function": act})
     mb.set_io([x], [y])

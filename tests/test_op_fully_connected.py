@@ -43,6 +43,11 @@ def test_asymmetric_per_tensor_weights(w_zp):
     NM.assert_matches_litert(NM.fully_connected(rng, (2, 24), 6, "RELU", w_zp=w_zp, in_q=(0.04, -128)), rng)
 
 
+def test_per_channel_weight_zero_points_are_ignored_like_litert():
+    rng = np.random.default_rng(31)
+    NM.assert_matches_litert(NM.fully_connected(rng, (2, 24), 6, per_channel=True, w_zp=-11), rng)
+
+
 def test_without_bias():
     rng = np.random.default_rng(5)
     NM.assert_matches_litert(NM.fully_connected(rng, (2, 12), 5, bias=False), rng)

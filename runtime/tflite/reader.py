@@ -460,6 +460,8 @@ def _read(data: bytes, supported: Optional[set]) -> TFLiteModel:
         raise ModelError("subgraph 0 has no outputs")
     if len(set(inputs)) != len(inputs):
         raise ModelError(f"subgraph inputs list a tensor twice: {inputs}")
+    if len(set(outputs)) != len(outputs):
+        raise ModelError(f"subgraph outputs list a tensor twice: {outputs}")
     for i in inputs:
         if tensors[i].is_const:
             raise ModelError(f"model input {tensors[i].describe()} has constant data")
