@@ -91,10 +91,11 @@ def depthwise(rng, in_shape=(1, 8, 8, 4), depth_multiplier=1, k=(3, 3), stride=(
 
 
 def fully_connected(rng, in_shape=(1, 16), units=8, act="NONE", per_channel=False, bias=True,
-                    keep_num_dims=False, in_q=None, out_q=None, w_zp=0):
-    """w_zp: zero point of per-tensor weights (asymmetric weights, full int8 range)."""
+                    keep_num_dims=False, in_q=None, out_q=None, w_zp=0, depth=None):
+    """w_zp: weights zero point (full int8 range when nonzero). depth: the weights' depth when
+    it differs from the input's last dimension (TFLite reshapes the input to [-1, depth])."""
     in_shape = tuple(in_shape)
-    depth = in_shape[-1]
+    depth = in_shape[-1] if depth is None else depth
     rows = int(np.prod(in_shape)) // depth
     in_s, in_zp = _q(rng, in_q)
     wq, w_scale = _weights(rng, (units, depth), units)
