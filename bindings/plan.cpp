@@ -46,7 +46,17 @@ const char *dtype_name(int32_t code) {
     return "?";
 }
 
-py::dtype numpy_dtype(int32_t code) { return py::dtype(std::string(dtype_name(code))); }
+// numpy dtypes by code, built once (parsing a dtype string on every run()
+// was a large share of the per-call overhead). Leaked on purpose: they live as
+// long as the interpreter.
+py::dtype numpy_dtype(int32_t code) {
+    static py::dtype *cache[8] = {nullptr};
+    if (code >= 0 && code < 8) {
+        if (cache[code] == nullptr) cache[code] = new py::dtype(std::string(dtype_name(code)));
+        return *cache[code];
+    }
+    return py::dtype(std::string(dtype_name(code)));
+}
 
 std::string shape_str(const ember_tensor *t) {
     std::string s = "(";

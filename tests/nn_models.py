@@ -62,7 +62,9 @@ def conv(rng, in_shape=(1, 8, 8, 3), out_c=4, k=(3, 3), stride=(1, 1), dilation=
 
 
 def depthwise(rng, in_shape=(1, 8, 8, 4), depth_multiplier=1, k=(3, 3), stride=(1, 1), dilation=(1, 1),
-              padding="SAME", act="NONE", per_channel=True, bias=True, in_q=None, out_q=None, w_zp=0):
+              padding="SAME", act="NONE", per_channel=True, bias=True, in_q=None, out_q=None, w_zp=0,
+              dm_option=None):
+    """dm_option: the depth_multiplier option written to the file (default: the real one)."""
     n, h, w_, c = in_shape
     kh, kw = k
     out_c = c * depth_multiplier
@@ -81,17 +83,19 @@ def depthwise(rng, in_shape=(1, 8, 8, 4), depth_multiplier=1, k=(3, 3), stride=(
     b = _add_bias(mb, rng, bias, in_s, w_scale, per_channel, out_c)
     y = mb.add_tensor("output", (n, oh, ow, out_c), "int8", scale=out_s, zero_point=out_zp)
     mb.add_operator("DEPTHWISE_CONV_2D", [x, wt, b], [y], {
-        "padding": padding, "stride_h": stride[0], "stride_w": stride[1], "depth_multiplier": depth_multiplier,
+        "padding": padding, "stride_h": stride[0], "stride_w": stride[1],
+        "depth_multiplier": depth_multiplier if dm_option is None else dm_option,
         "dilation_h_factor": dilation[0], "dilation_w_factor": dilation[1], "fused_activation_function": act})
     mb.set_io([x], [y])
     return mb.build()
 
 
 def fully_connected(rng, in_shape=(1, 16), units=8, act="NONE", per_channel=False, bias=True,
-                    keep_num_dims=False, in_q=None, out_q=None, w_zp=0):
-    """w_zp: zero point of per-tensor weights (asymmetric weights, full int8 range)."""
+                    keep_num_dims=False, in_q=None, out_q=None, w_zp=0, depth=None):
+    """w_zp: weights zero point (full int8 range when nonzero). depth: the weights' depth when
+    it differs from the input's last dimension (TFLite reshapes the input to [-1, depth])."""
     in_shape = tuple(in_shape)
-    depth = in_shape[-1]
+    depth = in_shape[-1] if depth is None else depth
     rows = int(np.prod(in_shape)) // depth
     in_s, in_zp = _q(rng, in_q)
     wq, w_scale = _weights(rng, (units, depth), units)
