@@ -23,6 +23,12 @@ def test_shapes(in_shape, units, per_channel):
     NM.assert_matches_litert(NM.fully_connected(rng, in_shape, units, per_channel=per_channel), rng)
 
 
+@pytest.mark.parametrize("in_shape,depth", [((1, 5, 6), 30), ((1, 4, 4, 8), 16), ((2, 3, 4), 6), ((12,), 4)])
+def test_input_reshaped_to_batches_by_depth(in_shape, depth):
+    rng = np.random.default_rng(depth + len(in_shape))
+    NM.assert_matches_litert(NM.fully_connected(rng, in_shape, 5, depth=depth), rng)
+
+
 @pytest.mark.parametrize("in_shape", [(2, 3, 8), (1, 5, 7)])
 def test_keep_num_dims(in_shape):
     rng = np.random.default_rng(len(in_shape) + in_shape[-1])

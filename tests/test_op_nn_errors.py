@@ -193,3 +193,22 @@ def test_adapter_rejects_bad_shift():
     p.set_io([x], [y])
     with pytest.raises(ModelError, match="shift 40"):
         p.finalize(1)
+
+
+def test_conv_spatial_span_limit():
+    """A dilated filter spanning more than 2^28 pixels is refused before it reaches C."""
+    mb = ModelBuilder()
+    x = mb.add_tensor("input", (1, 4, 4, 1), "int8", scale=0.05, zero_point=0)
+    wt = mb.add_tensor("filter", (1, 5000, 1, 1), "int8", data=np.ones((1, 5000, 1, 1), np.int8), scale=0.01,
+                       zero_point=0)
+    y = mb.add_tensor("output", (1, 4, 4, 1), "int8", scale=0.1, zero_point=0)
+    mb.add_operator("CONV_2D", [x, wt, -1], [y], {"padding": "SAME", "stride_h": 1, "stride_w": 1,
+                                                  "dilation_h_factor": 65536, "dilation_w_factor": 1})
+    mb.set_io([x], [y])
+    with pytest.raises(ModelError, match="vertical span 327614467"):
+        runtime.load(mb.build())
+
+
+def test_adapter_rejects_span_beyond_limit():
+    with pytest.raises(ModelError, match="CONV_2D"):
+        _conv_plan(stride_h=1 << 29)

@@ -21,6 +21,11 @@ ember_status ember_conv_2d_s8_check(const ember_conv_2d_params *p, const ember_n
     const int32_t groups = in->c / filter->c;
     if (out->c % groups != 0) return EMBER_ERR_ARG;
     if (row_start < 0 || row_end < row_start || (int64_t)row_end > (int64_t)out->n * out->h) return EMBER_ERR_ARG;
+    /* Keep every input coordinate the loops compute inside int32. */
+    if ((int64_t)(filter->h - 1) * p->dilation_h + (int64_t)(out->h - 1) * p->stride_h > EMBER_SPATIAL_LIMIT ||
+        (int64_t)(filter->w - 1) * p->dilation_w + (int64_t)(out->w - 1) * p->stride_w > EMBER_SPATIAL_LIMIT ||
+        p->pad_h > EMBER_SPATIAL_LIMIT || p->pad_w > EMBER_SPATIAL_LIMIT)
+        return EMBER_ERR_ARG;
     return EMBER_OK;
 }
 

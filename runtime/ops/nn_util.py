@@ -78,6 +78,16 @@ def out_size(padding_: str, image: int, filt: int, stride: int, dilation: int = 
     return (image + stride - eff) // stride
 
 
+SPATIAL_LIMIT = 1 << 28  # EMBER_SPATIAL_LIMIT in csrc/include/ember/ops/nhwc.h
+
+
+def check_spatial(op: OpContext, filt: int, dilation: int, stride: int, out: int, what: str) -> None:
+    """The C kernels' bound on (filter - 1) * dilation + (out - 1) * stride."""
+    span = (filt - 1) * dilation + (out - 1) * stride
+    op.require(span <= SPATIAL_LIMIT, f"{what} span {span} (filter {filt}, dilation {dilation}, stride {stride}, "
+                                      f"{out} outputs) exceeds {SPATIAL_LIMIT}")
+
+
 def pad_before(stride: int, dilation: int, image: int, filt: int, out: int) -> int:
     """TFLite ComputePaddingWithOffset's leading (top/left) padding."""
     eff = (filt - 1) * dilation + 1

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from . import register
 from .base import OpContext
-from .nn_util import act_range_checked, activation, int_option, out_size, pad_before, padding, per_tensor_q
+from .nn_util import (act_range_checked, activation, check_spatial, int_option, out_size, pad_before, padding,
+                      per_tensor_q, SPATIAL_LIMIT)
 
 
 def _build_pool(op: OpContext, kernel: str) -> None:
@@ -26,6 +27,9 @@ def _build_pool(op: OpContext, kernel: str) -> None:
     fh, fw = int_option(op, "filter_height", 0), int_option(op, "filter_width", 0)
     oh, ow = out_size(pad, h, fh, sh), out_size(pad, w, fw, sw)
     op.require(oh > 0 and ow > 0, f"window {fh}x{fw} does not fit input {h}x{w} with VALID padding")
+    check_spatial(op, fh + 1, 1, sh, oh, "vertical")
+    check_spatial(op, fw + 1, 1, sw, ow, "horizontal")
+    op.require(h * w <= SPATIAL_LIMIT, f"input {h}x{w} has more than {SPATIAL_LIMIT} pixels per channel")
     op.require(tuple(y.shape) == (n, oh, ow, c),
                f"output {y.describe()} should have shape {[n, oh, ow, c]} for {pad} padding, stride {sh}x{sw}")
     lo, hi = act_range_checked(op, act, out_scale, out_zp)
