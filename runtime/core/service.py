@@ -206,6 +206,8 @@ class Core:
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         c.on_subscribe = self._on_subscribe
+        c.on_connect_fail = lambda client, userdata: self._warn(
+            "broker_unreachable", "cannot connect to the broker at %s:%s; retrying", self.broker_host, self.broker_port)
         return c
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
