@@ -46,7 +46,17 @@ const char *dtype_name(int32_t code) {
     return "?";
 }
 
-py::dtype numpy_dtype(int32_t code) { return py::dtype(std::string(dtype_name(code))); }
+// numpy dtypes by code, built once (parsing a dtype string on every run()
+// was a large share of the per-call overhead). Leaked on purpose: they live as
+// long as the interpreter.
+py::dtype numpy_dtype(int32_t code) {
+    static py::dtype *cache[8] = {nullptr};
+    if (code >= 0 && code < 8) {
+        if (cache[code] == nullptr) cache[code] = new py::dtype(std::string(dtype_name(code)));
+        return *cache[code];
+    }
+    return py::dtype(std::string(dtype_name(code)));
+}
 
 std::string shape_str(const ember_tensor *t) {
     std::string s = "(";
@@ -240,6 +250,20 @@ class Plan {
         return l;
     }
 
+    // Where a tensor lives (for tests and inspection): constants keep the caller's
+    // memory, activations get arena offsets once finalized.
+    py::dict tensor_info(int32_t id) const {
+        const ember_tensor *t = ember_plan_tensor(plan_, id);
+        if (t == nullptr) raise("ModelError", "tensor_info: no tensor " + std::to_string(id));
+        py::dict d;
+        d["dtype"] = dtype_name(t->dtype);
+        d["shape"] = std::vector<int32_t>(t->dims, t->dims + t->ndim);
+        d["bytes"] = t->bytes;
+        d["is_const"] = t->is_const != 0;
+        d["address"] = reinterpret_cast<uintptr_t>(t->data);
+        return d;
+    }
+
     int32_t num_tensors() const { return ember_plan_num_tensors(plan_); }
     int32_t num_ops() const { return ember_plan_num_ops(plan_); }
     bool finalized() const { return ember_plan_is_finalized(plan_) != 0; }
@@ -281,6 +305,8 @@ void ember_bind_plan(py::module_ &m) {
         .def("set_profiling", &Plan::set_profiling, py::arg("enable"),
              "Record each op's wall time on every run (read with op_times_ns).")
         .def("op_times_ns", &Plan::op_times_ns, "Per-op wall time of the last profiled run, in ns.")
+        .def("tensor_info", &Plan::tensor_info, py::arg("id"),
+             "dtype, shape, bytes, is_const and data address of a tensor.")
         .def_property_readonly("arena_bytes", &Plan::arena_bytes)
         .def_property_readonly("num_tensors", &Plan::num_tensors)
         .def_property_readonly("num_ops", &Plan::num_ops)

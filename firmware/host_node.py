@@ -34,7 +34,7 @@ def main(argv):
     print(json.dumps({"steps": node.steps, "seq": node.seq, "dropped": link.dropped,
                       "pending": link.pending, "connects": link.connects,
                       "retransmits": link.retransmits, "accepted": node.accepted,
-                      "rejected": node.rejected}))
+                      "rejected": node.rejected, "last_error": repr(link.last_error)}))
     link.close()
 
 

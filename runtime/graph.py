@@ -14,6 +14,7 @@ the numpy views the reader made over the file bytes, which the plan borrows
 """
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 import numpy as np
@@ -23,6 +24,7 @@ from .ops import load_all
 from .ops.base import EmittedOp, OpContext, Tensor
 from .tflite.reader import TFLiteModel
 
+_EXECUTOR_OP = re.compile(r"\bop (\d+) \(")
 _NUMPY_TO_DTYPE = {"int8", "uint8", "int16", "int32", "int64", "float32"}
 
 
@@ -32,6 +34,7 @@ class Graph:
         self.tensors: list[Tensor] = list(model.tensors)
         self.ops: list[EmittedOp] = []
         self.layer_ops: list[list[EmittedOp]] = []   # per TFLite operator
+        self.plan_ids: dict[int, int] = {}
 
     # ---- the interface builders see (OpContext.graph) ------------------------------------
     def new_const(self, array: np.ndarray, name: str) -> Tensor:
@@ -108,6 +111,7 @@ class Graph:
 
         plan = _core.Plan()
         ids: dict[int, int] = {}
+        self.plan_ids = ids  # graph tensor id -> plan tensor id
 
         def plan_id(t: Optional[Tensor]) -> int:
             if t is None:
@@ -127,9 +131,23 @@ class Graph:
                 if not isinstance(v, (int, np.integer, np.bool_)):
                     raise ModelError(f"operator {e.source_index} ({e.source_name}): parameter {k} of "
                                      f"{e.kernel} is {v!r}, not an integer")
-            plan.add_op(e.kernel, [plan_id(t) for t in e.inputs], [plan_id(t) for t in e.outputs],
-                        {k: int(v) for k, v in e.params.items()})
+            try:
+                plan.add_op(e.kernel, [plan_id(t) for t in e.inputs], [plan_id(t) for t in e.outputs],
+                            {k: int(v) for k, v in e.params.items()})
+            except ModelError as err:
+                raise ModelError(f"operator {e.source_index} ({e.source_name}): {err}") from None
         io_out = [plan_id(self.tensors[i]) for i in self.model.outputs]
         plan.set_io(io_in, io_out)
-        plan.finalize(num_threads)
+        try:
+            plan.finalize(num_threads)
+        except ModelError as err:
+            raise ModelError(self.explain(str(err))) from None
         return plan
+
+    def explain(self, message: str) -> str:
+        """Prefix a C message naming executor op N ("op N (KERNEL): ...") with its TFLite operator."""
+        m = _EXECUTOR_OP.search(message)
+        if m and 0 <= int(m.group(1)) < len(self.ops):
+            e = self.ops[int(m.group(1))]
+            return f"operator {e.source_index} ({e.source_name}): {message}"
+        return message

@@ -21,7 +21,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from . import quant
-from .errors import InputError, ModelError
+from .errors import InputError, ModelError, RuntimeFailure
 from .graph import Graph
 from .ops import load_all
 from .tflite.reader import TFLiteModel, read_model
@@ -58,10 +58,16 @@ class Layer:
     kernels: list  # executor kernels it became
 
 
-def _spec(t) -> TensorSpec:
-    per_tensor = t.scale.size == 1
-    return TensorSpec(t.name, tuple(t.shape), t.dtype, float(t.scale[0]) if per_tensor else 0.0,
-                      int(t.zero_point[0]) if per_tensor else 0, t.id)
+def _specs(tensors) -> list:
+    """TensorSpecs with unique names (a repeated tensor name gets ':<tensor index>')."""
+    names = [t.name for t in tensors]
+    out = []
+    for t in tensors:
+        per_tensor = t.scale.size == 1
+        name = t.name if names.count(t.name) == 1 else f"{t.name}:{t.id}"
+        out.append(TensorSpec(name, tuple(t.shape), t.dtype, float(t.scale[0]) if per_tensor else 0.0,
+                              int(t.zero_point[0]) if per_tensor else 0, t.id))
+    return out
 
 
 def _macs(op, tensors) -> int:
@@ -81,6 +87,17 @@ def _macs(op, tensors) -> int:
     if op.name in ("ADD", "MUL", "SUB", "SOFTMAX", "LOGISTIC", "TANH", "MEAN"):
         return max(out_elems, sum(t.size for t in ins if t is not None and not t.is_const))
     return 0
+
+
+def _current_isa() -> str:
+    from . import _core
+
+    info = getattr(_core, "isa", None)
+    if callable(info):
+        return str(info())
+    if isinstance(info, str):
+        return info
+    return "scalar"
 
 
 def _read_source(source: Union[str, os.PathLike, bytes, bytearray, memoryview]) -> tuple:
@@ -106,12 +123,14 @@ class Model:
         data, self.path = _read_source(source)
         self.num_threads = int(num_threads)
         self.tflite: TFLiteModel = read_model(data, supported_ops=load_all().keys())
+        self._isa = _current_isa()  # the plan keeps the ISA it was finalized with
         graph = Graph(self.tflite)
         graph.build()
         self._plan = graph.to_plan(self.num_threads)
+        self._explain = graph.explain
         tensors = self.tflite.tensors
-        self.inputs: list[TensorSpec] = [_spec(tensors[i]) for i in self.tflite.inputs]
-        self.outputs: list[TensorSpec] = [_spec(tensors[i]) for i in self.tflite.outputs]
+        self.inputs: list[TensorSpec] = _specs([tensors[i] for i in self.tflite.inputs])
+        self.outputs: list[TensorSpec] = _specs([tensors[i] for i in self.tflite.outputs])
         self.layers: list[Layer] = [
             Layer(op.index, op.name,
                   [tensors[i].shape if i >= 0 else None for i in op.inputs],
@@ -122,6 +141,9 @@ class Model:
             for op, emitted in zip(self.tflite.operators, graph.layer_ops)
         ]
         self.memory: dict = dict(self._plan.memory())
+        # infer() fast path for the common single-array call: (dtype, shape, one output)
+        self._fast = ((np.dtype(self.inputs[0].dtype), tuple(self.inputs[0].shape), len(self.outputs) == 1)
+                      if len(self.inputs) == 1 else None)
         self.num_executor_ops = len(graph.ops)
 
     # ---- properties ----------------------------------------------------------------------
@@ -131,14 +153,8 @@ class Model:
 
     @property
     def isa(self) -> str:
-        from . import _core
-
-        info = getattr(_core, "isa", None)
-        if callable(info):
-            return str(info())
-        if isinstance(info, str):
-            return info
-        return "scalar"
+        """Instruction set the kernels of this model were planned for ("scalar", "avx2", ...)."""
+        return self._isa
 
     @property
     def macs(self) -> int:
@@ -186,9 +202,20 @@ class Model:
 
     def infer(self, x: Any):
         """Run the model on integer inputs (dtype and shape exactly as in ``inputs``)."""
+        fast = self._fast
+        if fast is not None and type(x) is np.ndarray and x.dtype == fast[0] and x.shape == fast[1]:
+            # one array for a one-input model: the plan validates the rest (µs-scale calls)
+            outs = self._plan.run((x,))
+            return outs[0] if fast[2] else self._results(outs)
         arrays = self._arrange(x)
         self._check(arrays)
-        return self._results(self._plan.run(arrays))
+        return self._results(self._run(arrays))
+
+    def _run(self, arrays: list) -> list:
+        try:
+            return self._plan.run(arrays)
+        except RuntimeFailure as e:
+            raise RuntimeFailure(self._explain(str(e))) from None
 
     def infer_float(self, x: Any):
         """Quantize float inputs with each input's scale/zero point, run, dequantize outputs."""
@@ -210,7 +237,7 @@ class Model:
                 raise InputError(f"input '{spec.name}' ({spec.dtype}) has no quantization parameters; "
                                  f"use infer()")
         self._check(q)
-        outs = self._plan.run(q)
+        outs = self._run(q)
         deq = []
         for y, spec in zip(outs, self.outputs):
             if spec.quantized:

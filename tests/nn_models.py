@@ -62,7 +62,9 @@ def conv(rng, in_shape=(1, 8, 8, 3), out_c=4, k=(3, 3), stride=(1, 1), dilation=
 
 
 def depthwise(rng, in_shape=(1, 8, 8, 4), depth_multiplier=1, k=(3, 3), stride=(1, 1), dilation=(1, 1),
-              padding="SAME", act="NONE", per_channel=True, bias=True, in_q=None, out_q=None):
+              padding="SAME", act="NONE", per_channel=True, bias=True, in_q=None, out_q=None, w_zp=0,
+              dm_option=None):
+    """dm_option: the depth_multiplier option written to the file (default: the real one)."""
     n, h, w_, c = in_shape
     kh, kw = k
     out_c = c * depth_multiplier
@@ -77,21 +79,23 @@ def depthwise(rng, in_shape=(1, 8, 8, 4), depth_multiplier=1, k=(3, 3), stride=(
     mb = ModelBuilder()
     x = mb.add_tensor("input", in_shape, "int8", scale=in_s, zero_point=in_zp)
     wt = mb.add_tensor("filter", wq.shape, "int8", data=wq, scale=w_scale if per_channel else w_scale[:1],
-                       zero_point=0, quantized_dimension=3)
+                       zero_point=w_zp, quantized_dimension=3)
     b = _add_bias(mb, rng, bias, in_s, w_scale, per_channel, out_c)
     y = mb.add_tensor("output", (n, oh, ow, out_c), "int8", scale=out_s, zero_point=out_zp)
     mb.add_operator("DEPTHWISE_CONV_2D", [x, wt, b], [y], {
-        "padding": padding, "stride_h": stride[0], "stride_w": stride[1], "depth_multiplier": depth_multiplier,
+        "padding": padding, "stride_h": stride[0], "stride_w": stride[1],
+        "depth_multiplier": depth_multiplier if dm_option is None else dm_option,
         "dilation_h_factor": dilation[0], "dilation_w_factor": dilation[1], "fused_activation_function": act})
     mb.set_io([x], [y])
     return mb.build()
 
 
 def fully_connected(rng, in_shape=(1, 16), units=8, act="NONE", per_channel=False, bias=True,
-                    keep_num_dims=False, in_q=None, out_q=None, w_zp=0):
-    """w_zp: zero point of per-tensor weights (asymmetric weights, full int8 range)."""
+                    keep_num_dims=False, in_q=None, out_q=None, w_zp=0, depth=None):
+    """w_zp: weights zero point (full int8 range when nonzero). depth: the weights' depth when
+    it differs from the input's last dimension (TFLite reshapes the input to [-1, depth])."""
     in_shape = tuple(in_shape)
-    depth = in_shape[-1]
+    depth = in_shape[-1] if depth is None else depth
     rows = int(np.prod(in_shape)) // depth
     in_s, in_zp = _q(rng, in_q)
     wq, w_scale = _weights(rng, (units, depth), units)
@@ -115,14 +119,16 @@ def fully_connected(rng, in_shape=(1, 16), units=8, act="NONE", per_channel=Fals
 
 
 def pool(rng, op="AVERAGE_POOL_2D", in_shape=(1, 8, 8, 4), k=(2, 2), stride=(2, 2), padding="VALID",
-         act="NONE", q=None):
+         act="NONE", q=None, out_q=None):
+    """out_q: output (scale, zero point) when it should differ from the input's."""
     n, h, w, c = in_shape
     s, zp = _q(rng, q)
+    so, zo = (s, zp) if out_q is None else out_q
     oh = conv_out_size(h, k[0], stride[0], 1, padding)
     ow = conv_out_size(w, k[1], stride[1], 1, padding)
     mb = ModelBuilder()
     x = mb.add_tensor("input", in_shape, "int8", scale=s, zero_point=zp)
-    y = mb.add_tensor("output", (n, oh, ow, c), "int8", scale=s, zero_point=zp)
+    y = mb.add_tensor("output", (n, oh, ow, c), "int8", scale=so, zero_point=zo)
     mb.add_operator(op, [x], [y], {"padding": padding, "stride_h": stride[0], "stride_w": stride[1],
                                    "filter_height": k[0], "filter_width": k[1], "fused_activation_function": act})
     mb.set_io([x], [y])
@@ -168,7 +174,7 @@ def _isas():
 
 def assert_matches_litert(model_bytes, rng, n_inputs=2):
     """Ember (runtime.load) vs LiteRT BUILTIN_REF: 0 differences required, for
-    every kernel path this CPU can run (each ISA, plus 2 threads on the best)."""
+    every kernel path this CPU can run (each ISA, 1 and 3 threads)."""
     import runtime
     from runtime import _core
     from tests.oracle import litert_ref
@@ -180,7 +186,7 @@ def assert_matches_litert(model_bytes, rng, n_inputs=2):
             if isa is not None:
                 _core.set_isa(isa)
             models.append((f"isa={isa}", runtime.load(model_bytes)))
-        models.append((f"isa={isa} threads=2", runtime.load(model_bytes, num_threads=2)))
+            models.append((f"isa={isa} threads=3", runtime.load(model_bytes, num_threads=3)))
     finally:
         if before is not None:
             _core.set_isa(before)

@@ -1,12 +1,23 @@
 """Where the MLPerf Tiny reference models live: ../shared/models relative to the repo root
-(override with EMBER_MODELS_DIR, e.g. when testing from a worktree)."""
+(worktrees sit deeper, so further parents are tried too; EMBER_MODELS_DIR overrides)."""
 import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS_DIR = Path(os.environ.get("EMBER_MODELS_DIR", REPO.parent / "shared" / "models"))
+
+
+def _models_dir() -> Path:
+    if os.environ.get("EMBER_MODELS_DIR"):
+        return Path(os.environ["EMBER_MODELS_DIR"])
+    for parent in REPO.parents:
+        if (parent / "shared" / "models").is_dir():
+            return parent / "shared" / "models"
+    return REPO.parent / "shared" / "models"
+
+
+MODELS_DIR = _models_dir()
 KWS = MODELS_DIR / "kws_ref_model.tflite"
 VWW = MODELS_DIR / "vww_96_int8.tflite"
 

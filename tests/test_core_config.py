@@ -79,3 +79,10 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text("[core\nid=")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
+
+
+def test_shipped_example_config_is_valid():
+    from pathlib import Path
+    example = Path(__file__).resolve().parents[1] / "runtime" / "core" / "core.example.toml"
+    cfg = load_config(example)
+    assert cfg.id == "core-1" and cfg.models[0].name == "vibration" and "pump-1" in cfg.nodes

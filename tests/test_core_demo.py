@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from runtime.core.demo import BUNDLED_MODEL, DemoError, _firmware_src
-from tests.demo_model import write_demo_model
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,9 +23,8 @@ def _firmware_available() -> bool:
 
 @pytest.mark.skipif(not _firmware_available(), reason="firmware/src (node code) not in this checkout")
 def test_ember_demo_duration_10_summary(tmp_path):
+    assert BUNDLED_MODEL.is_file(), "the bundled demo model runtime/data/vibration_anomaly.tflite is missing"
     cmd = [sys.executable, "-m", "runtime.cli", "demo", "--duration", "10", "--json"]
-    if not BUNDLED_MODEL.is_file():
-        cmd += ["--model", str(write_demo_model(tmp_path))]
     p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120,
                        env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert p.returncode == 0, p.stderr[-3000:]
@@ -37,6 +35,8 @@ def test_ember_demo_duration_10_summary(tmp_path):
     assert s["missing_results"] == 0 and s["results"] == s["messages_sent"]
     assert s["anomalies_injected"] > 0
     assert s["recall"] >= 0.9 and s["precision"] >= 0.9        # faults are found, few false alarms
+    assert s["right_fault_type"] >= 0.9 * s["true_positives"]  # bearing vs sensor fault told apart
+    assert s["per_node"]["pump-2"]["faults"] == ["bearing"] and s["per_node"]["pump-3"]["faults"] == ["dropout"]
     assert s["per_node"]["pump-1"]["faulty_messages"] == 0     # the healthy node
     assert s["core_counters"]["internal_error"] == 0 and s["core_counters"]["bad_json"] == 0
     assert s["latency_ms_p50"] > 0 and s["latency_ms_p99"] >= s["latency_ms_p50"]

@@ -157,16 +157,17 @@ def test_bad_input_is_counted_and_the_service_keeps_running(mqtt_broker):
         ("n1", encode_binary([1], [1], np.zeros((1, 490), np.float32))[:-3]),   # wrong_size
         ("stranger", encode_json(1, 1, ch={"mfcc": [0.0] * 490})),             # unknown_node
         ("n1", b""),                                                            # bad_payload
+        ("n1", b'{"seq": 5, "ch": {"mfcc": [NaN' + b', 0' * 489 + b']}}'),      # bad_payload (not finite)
     ]
     try:
         for node, payload in bad:
             pub.publish(f"ember/nodes/{node}/data", payload, 1)
         pub.publish("ember/nodes/n1/data", encode_json(99, 0, ch={"mfcc": [0.5] * 490}), 1)
         assert res.wait_keys([("n1", 99)]) == set()
-        assert wait_for(lambda: core.counters["received"] == 11)
+        assert wait_for(lambda: core.counters["received"] == 12)
         c = core.counters
         assert (c["bad_json"], c["wrong_size"], c["missing_value"], c["bad_payload"], c["unknown_node"]) == \
-            (2, 3, 1, 3, 1)
+            (2, 3, 1, 4, 1)
         assert c["results"] == 1 and c["internal_error"] == 0
         assert all(t.is_alive() for t in core._threads)
     finally:
@@ -261,3 +262,80 @@ def test_shared_subscription_splits_load_between_two_workers(mqtt_broker):
         stop(pub)
         c1.stop()
         c2.stop()
+
+
+def test_a_batch_of_only_bad_readings_is_not_an_internal_error(tmp_path):
+    """The worker processes whatever arrived together; a batch where every reading is rejected
+    must only count rejections (no broker needed: the worker is driven directly)."""
+    cfg = parse_config({"core": {"data_dir": str(tmp_path)}, "broker": {"host": "127.0.0.1"},
+                        "models": [{"name": "kws", "path": str(KWS), "channels": ["mfcc"]}]})
+    core = Core(cfg, loader=load_model, extensions=False)
+    core.load_models()
+    acks = []
+    core.client = type("C", (), {"ack": lambda self, mid, qos: acks.append(mid)})()
+    items = [("ember/nodes/n1/data", b'{"seq": 1, "ch": {"mfcc": [1]}}', time.monotonic(), 7, 1, 0),
+             ("ember/nodes/n1/data", b'{"seq": 2, "ch": {"x": [1]}}', time.monotonic(), 8, 1, 0)]
+    core._process(items)
+    assert core.counters["wrong_size"] == 1 and core.counters["missing_value"] == 1
+    assert core.counters["internal_error"] == 0 and core.counters["results"] == 0
+    assert acks == [7, 8]                                   # rejected messages are still acknowledged
+
+
+def test_several_models_serve_one_node(mqtt_broker, tmp_path):
+    from tests.deploy_models import fc_model
+    (tmp_path / "fc.tflite").write_bytes(fc_model(8, 4, seed=0))
+    res = Results()
+    cfg = parse_config({
+        "core": {"id": "multi", "data_dir": str(tmp_path / "d")},
+        "broker": {"host": mqtt_broker.host, "port": mqtt_broker.port},
+        "models": [{"name": "kws", "path": str(KWS), "nodes": ["n*"], "channels": ["mfcc"]},
+                   {"name": "fc", "path": str(tmp_path / "fc.tflite"), "nodes": ["n1"],
+                    "features": [f"x{i}" for i in range(8)]}],
+        "deploy": {"enabled": False},
+    })
+    core = Core(cfg, loader=load_model, result_hook=res).start()
+    pub = node_client(mqtt_broker, "n1")
+    try:
+        assert core.wait_connected(10)
+        f = {f"x{i}": 0.1 * i for i in range(8)}
+        pub.publish("ember/nodes/n1/data", encode_json(1, 1, ch={"mfcc": [0.2] * 490}, f=f), 1)
+        pub.publish("ember/nodes/n2/data", encode_json(2, 1, ch={"mfcc": [0.2] * 490}, f=f), 1)
+        assert res.wait_keys([("n1", 1), ("n2", 2)]) == set()
+        assert wait_for(lambda: len(res.by_key[("n1", 1)]) == 2)
+        topics = sorted(t for t, _, _ in res.by_key[("n1", 1)])
+        assert topics == ["ember/results/fc/n1", "ember/results/kws/n1"]     # both models ran for n1
+        time.sleep(0.3)
+        assert [t for t, _, _ in res.by_key[("n2", 2)]] == ["ember/results/kws/n2"]   # only kws for n2
+    finally:
+        stop(pub)
+        core.stop()
+
+
+@pytest.mark.parametrize("kind", ["embedded", "mosquitto"])
+def test_without_a_broker_the_core_starts_a_local_one(tmp_path, kind):
+    from runtime.core.local_broker import free_port, mosquitto_binary
+    if kind == "mosquitto" and mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed")
+    port = free_port()
+    res = Results()
+    cfg = parse_config({
+        "core": {"id": "solo", "data_dir": str(tmp_path)},
+        "broker": {"port": port, "local": kind},
+        "models": [{"name": "kws", "path": str(KWS), "nodes": ["n*"], "channels": ["mfcc"]}],
+        "deploy": {"enabled": False},
+    })
+    core = Core(cfg, loader=load_model, result_hook=res).start()
+    try:
+        assert core.wait_connected(10)
+        assert core._local_broker.kind == kind and (core.broker_host, core.broker_port) == ("127.0.0.1", port)
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="n1")
+        pub.connect("127.0.0.1", port)
+        pub.loop_start()
+        pub.publish("ember/nodes/n1/data", encode_json(5, 5, ch={"mfcc": [0.0] * 490}), 1)
+        assert res.wait_keys([("n1", 5)]) == set()
+        stop(pub)
+    finally:
+        core.stop()
+    import socket
+    with pytest.raises(OSError):                              # the local broker stopped with the core
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()

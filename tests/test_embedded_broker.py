@@ -208,3 +208,24 @@ def test_session_takeover_keeps_the_newest_client(embedded_broker):
     assert got.wait(1)[0][1] == b"x"
     first.loop_stop()
     close(second, pub)
+
+
+def test_mqtt5_user_properties_are_forwarded(embedded_broker):
+    """The outbox sender carries its message id in an MQTT 5 user property."""
+    got5, got3 = [], []
+    s5 = client(embedded_broker, "s5", v5=True, on_message=lambda c, u, m: got5.append(m))
+    s3 = client(embedded_broker, "s3", on_message=lambda c, u, m: got3.append(m))
+    subscribe(s5, "up/#")
+    subscribe(s3, "up/#")
+    pub = client(embedded_broker, "p5", v5=True)
+    props = Properties(PacketTypes.PUBLISH)
+    props.UserProperty = [("ember-msg-id", "abc-1")]
+    props.ContentType = "application/json"
+    pub.publish("up/x", b"{}", 1, properties=props).wait_for_publish(5)
+    deadline = time.monotonic() + 10
+    while (not got5 or not got3) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    close(s5, s3, pub)
+    assert got5[0].properties.UserProperty == [("ember-msg-id", "abc-1")]
+    assert got5[0].properties.ContentType == "application/json"
+    assert got3[0].payload == b"{}"

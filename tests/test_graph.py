@@ -118,3 +118,45 @@ def test_graph_structure_errors(ops, outputs, match):
         return
     with pytest.raises(ModelError, match=match):
         runtime.load(data)
+
+
+def test_c_prepare_errors_name_the_tflite_operator(monkeypatch):
+    need("LOGISTIC", "TANH")
+    builders = load_all()
+
+    def tanh_without_table(op):  # the adapter needs the [in_scale, out_scale] input
+        op.emit("TANH", [op.inputs[0]], [op.outputs[0]], {"input_zero_point": 0, "output_zero_point": 0})
+
+    monkeypatch.setitem(builders, "TANH", tanh_without_table)
+    with pytest.raises(ModelError, match=r"^operator 1 \(TANH\): finalize: op 1 \(TANH\): "):
+        runtime.load(chain_model())
+
+
+def test_constants_are_not_copied_and_unused_ones_not_added():
+    from real_models import KWS, model_bytes
+    from runtime.graph import Graph
+    from runtime.tflite.reader import read_model
+
+    data = model_bytes(KWS)
+    model = read_model(data, supported_ops=load_all())
+    missing = {op.name for op in model.operators} - set(load_all())
+    if missing:
+        pytest.skip(f"no builder yet for {sorted(missing)}")
+    graph = Graph(model)
+    graph.build()
+    plan = graph.to_plan(1)
+    file_base = np.frombuffer(data, np.uint8).ctypes.data
+    checked = 0
+    for tid, pid in graph.plan_ids.items():
+        t = graph.tensors[tid]
+        info = plan.tensor_info(pid)
+        assert info["is_const"] == t.is_const and tuple(info["shape"]) == t.shape
+        if t.is_const and tid < len(model.tensors) and t.data.ctypes.data % t.data.itemsize == 0:
+            # a file constant: the plan points into the model bytes themselves
+            assert info["address"] == t.data.ctypes.data
+            assert file_base <= info["address"] < file_base + len(data)
+            checked += 1
+    assert checked > 0
+    used = {tid for e in graph.ops for tid in (t.id for t in e.inputs + e.outputs if t is not None)}
+    used |= set(model.inputs) | set(model.outputs)
+    assert set(graph.plan_ids) == used

@@ -150,3 +150,36 @@ def test_concurrent_infer_on_one_model():
     for t in threads:
         t.join(timeout=60)
     assert not errors
+
+
+def test_isa_is_the_one_the_model_was_planned_with():
+    from runtime import _core
+
+    if not hasattr(_core, "set_isa"):
+        assert runtime.load(craft(identity())).isa == "scalar"
+        return
+    before = _core.isa()
+    try:
+        for isa in _core.available_isas():
+            _core.set_isa(isa)
+            m = runtime.load(craft(identity()))
+            _core.set_isa("scalar")
+            assert m.isa == isa
+    finally:
+        _core.set_isa(before)
+
+
+def test_repeated_tensor_names_get_unique_keys():
+    s = Spec(tensors=[T([1, 2], scale=[1.0], zero_point=[0], name="same"),
+                      T([1, 3], scale=[1.0], zero_point=[0], name="same")], inputs=[0, 1], outputs=[1, 0])
+    m = runtime.load(craft(s))
+    assert [i.name for i in m.inputs] == ["same:0", "same:1"]
+    out = m.infer({"same:0": np.ones((1, 2), np.int8), "same:1": np.zeros((1, 3), np.int8)})
+    assert out["same:0"].shape == (1, 2) and out["same:1"].shape == (1, 3)
+
+
+def test_duplicate_subgraph_outputs_rejected():
+    s = identity()
+    s.outputs = [0, 0]
+    with pytest.raises(ModelError, match="outputs list a tensor twice"):
+        runtime.load(craft(s))

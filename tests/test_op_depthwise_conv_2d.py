@@ -40,6 +40,18 @@ def test_per_tensor_weights(per_channel):
     NM.assert_matches_litert(NM.depthwise(rng, (1, 6, 6, 4), 2, (3, 3), per_channel=per_channel), rng)
 
 
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_weight_zero_points_are_ignored_like_litert(per_channel):
+    rng = np.random.default_rng(21 + per_channel)
+    NM.assert_matches_litert(NM.depthwise(rng, (1, 6, 6, 4), 1, (3, 3), per_channel=per_channel, w_zp=9), rng)
+
+
+@pytest.mark.parametrize("dm,dm_option", [(2, 0), (2, 1), (2, 3), (1, 4)])
+def test_depth_multiplier_option_is_ignored_like_litert(dm, dm_option):
+    rng = np.random.default_rng(40 + dm_option)
+    NM.assert_matches_litert(NM.depthwise(rng, (1, 5, 5, 3), dm, (3, 3), dm_option=dm_option), rng)
+
+
 def test_large_channels_and_kernel():
     rng = np.random.default_rng(12)
     NM.assert_matches_litert(NM.depthwise(rng, (1, 10, 10, 64), 1, (3, 3), (2, 2)), rng)

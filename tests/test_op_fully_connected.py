@@ -23,6 +23,12 @@ def test_shapes(in_shape, units, per_channel):
     NM.assert_matches_litert(NM.fully_connected(rng, in_shape, units, per_channel=per_channel), rng)
 
 
+@pytest.mark.parametrize("in_shape,depth", [((1, 5, 6), 30), ((1, 4, 4, 8), 16), ((2, 3, 4), 6), ((12,), 4)])
+def test_input_reshaped_to_batches_by_depth(in_shape, depth):
+    rng = np.random.default_rng(depth + len(in_shape))
+    NM.assert_matches_litert(NM.fully_connected(rng, in_shape, 5, depth=depth), rng)
+
+
 @pytest.mark.parametrize("in_shape", [(2, 3, 8), (1, 5, 7)])
 def test_keep_num_dims(in_shape):
     rng = np.random.default_rng(len(in_shape) + in_shape[-1])
@@ -41,6 +47,11 @@ def test_zero_points_and_activations(in_zp, out_zp, act):
 def test_asymmetric_per_tensor_weights(w_zp):
     rng = np.random.default_rng(200 + w_zp)
     NM.assert_matches_litert(NM.fully_connected(rng, (2, 24), 6, "RELU", w_zp=w_zp, in_q=(0.04, -128)), rng)
+
+
+def test_per_channel_weight_zero_points_are_ignored_like_litert():
+    rng = np.random.default_rng(31)
+    NM.assert_matches_litert(NM.fully_connected(rng, (2, 24), 6, per_channel=True, w_zp=-11), rng)
 
 
 def test_without_bias():
@@ -99,3 +110,23 @@ def test_fixed_point_requant_record_every_isa():
             np.testing.assert_array_equal(got, want, err_msg=f"isa {isa}")
     finally:
         _core.set_isa(before)
+
+
+def test_int32_accumulator_wraps_like_litert():
+    """depth 70000 of 127 * (127 + 128) overflows int32: both wrap (two's complement)."""
+    import runtime
+    from runtime.tflite.writer import ModelBuilder
+    from tests.oracle import litert_ref
+
+    depth = 70000
+    mb = ModelBuilder()
+    x = mb.add_tensor("input", (1, depth), "int8", scale=1.0, zero_point=-128)
+    w = mb.add_tensor("w", (2, depth), "int8", data=np.full((2, depth), 127, np.int8), scale=1e-9, zero_point=0)
+    y = mb.add_tensor("output", (1, 2), "int8", scale=1.0, zero_point=0)
+    mb.add_operator("FULLY_CONNECTED", [x, w, -1], [y], {})
+    mb.set_io([x], [y])
+    model = mb.build()
+    xx = np.full((1, depth), 127, np.int8)
+    want = litert_ref(model, [xx])[0]
+    assert want.tolist() == [[-2, -2]]  # (127*255*70000 wrapped = -2028017296) * 1e-9
+    np.testing.assert_array_equal(runtime.load(model).infer(xx), want)

@@ -61,8 +61,6 @@ def test_conv_float_model_rejected():
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"w_shape": (1, 3, 3, 4), "in_shape": (1, 4, 4, 3), "out_shape": (1, 4, 4, 4)}, "not a multiple"),
-    ({"w_shape": (1, 3, 3, 6), "in_shape": (1, 4, 4, 3), "out_shape": (1, 4, 4, 6),
-      "extra": {"depth_multiplier": 3}}, "disagrees"),
     ({"w_shape": (2, 3, 3, 3), "in_shape": (1, 4, 4, 3), "out_shape": (1, 4, 4, 3)}, r"shape \[1, kh, kw"),
 ])
 def test_depthwise_rejects(kwargs, match):
@@ -110,8 +108,7 @@ def _pool(in_q=(0.05, 1), out_q=(0.05, 1), k=2, padding="VALID", in_shape=(1, 4,
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"out_q": (0.06, 1)}, "must share quantization"),
-    ({"out_q": (0.05, 2)}, "must share quantization"),
+    ({"out_q": (0.05, 200)}, "zero point 200"),
     ({"k": 5}, "does not fit"),
     ({"k": 0}, "filter_height = 0"),
     ({"out_shape": (1, 2, 2, 3)}, "should have shape"),
@@ -198,13 +195,20 @@ def test_adapter_rejects_bad_shift():
         p.finalize(1)
 
 
-def test_fully_connected_per_channel_weights_must_be_symmetric():
+def test_conv_spatial_span_limit():
+    """A dilated filter spanning more than 2^28 pixels is refused before it reaches C."""
     mb = ModelBuilder()
-    x = mb.add_tensor("input", (1, 10), "int8", scale=0.05, zero_point=0)
-    wt = mb.add_tensor("weights", (3, 10), "int8", data=np.ones((3, 10), np.int8),
-                       scale=np.full(3, 0.01, np.float32), zero_point=np.array([0, 2, 0]), quantized_dimension=0)
-    y = mb.add_tensor("output", (1, 3), "int8", scale=0.1, zero_point=0)
-    mb.add_operator("FULLY_CONNECTED", [x, wt, -1], [y], {})
+    x = mb.add_tensor("input", (1, 4, 4, 1), "int8", scale=0.05, zero_point=0)
+    wt = mb.add_tensor("filter", (1, 5000, 1, 1), "int8", data=np.ones((1, 5000, 1, 1), np.int8), scale=0.01,
+                       zero_point=0)
+    y = mb.add_tensor("output", (1, 4, 4, 1), "int8", scale=0.1, zero_point=0)
+    mb.add_operator("CONV_2D", [x, wt, -1], [y], {"padding": "SAME", "stride_h": 1, "stride_w": 1,
+                                                  "dilation_h_factor": 65536, "dilation_w_factor": 1})
     mb.set_io([x], [y])
-    with pytest.raises(ModelError, match="zero point 0"):
+    with pytest.raises(ModelError, match="vertical span 327614467"):
         runtime.load(mb.build())
+
+
+def test_adapter_rejects_span_beyond_limit():
+    with pytest.raises(ModelError, match="CONV_2D"):
+        _conv_plan(stride_h=1 << 29)

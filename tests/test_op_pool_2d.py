@@ -30,6 +30,15 @@ def test_zero_points_and_activations(op, zp, act):
     NM.assert_matches_litert(NM.pool(rng, op, (1, 6, 6, 4), (3, 3), (1, 1), "SAME", act, q=(scale, zp)), rng)
 
 
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("act", ["NONE", "RELU6"])
+def test_output_quantization_differs(op, act):
+    """LiteRT writes the raw pooled int8 values and clamps with the output's activation range."""
+    rng = np.random.default_rng(9)
+    model = NM.pool(rng, op, (1, 6, 6, 3), (2, 2), (2, 2), "VALID", act, q=(0.05, 3), out_q=(0.04, -20))
+    NM.assert_matches_litert(model, rng)
+
+
 def test_global_average_like_kws():
     rng = np.random.default_rng(4)
     NM.assert_matches_litert(NM.pool(rng, "AVERAGE_POOL_2D", (1, 25, 5, 64), (25, 5), (2, 2), "VALID"), rng)

@@ -234,3 +234,61 @@ def test_deploy_over_tls_operator_allowed_node_denied(site, tmp_path):
     finally:
         node.close()
         agent.stop()
+
+
+def test_uplink_sender_over_mutual_tls(site, tmp_path):
+    from runtime.core.outbox import Outbox, UplinkSender
+    broker, certs, rogue = site
+    reader = _peer(broker, certs, "cores", "operator")
+    try:
+        reader.subscribe("ember/results/#")
+        with Outbox(str(tmp_path / "o.db")) as box:
+            box.put_many([("ember/results/m/node-a", b"r%d" % i) for i in range(20)])
+            sender = UplinkSender(box, broker.host, broker.port, client_id="core-1-uplink",
+                                  tls=_ctx(certs, "cores", "core-1"))
+            try:
+                for _ in range(2000):
+                    if box.depth() == 0:
+                        break
+                    sender.run_once()
+                assert box.depth() == 0
+            finally:
+                sender.stop()
+            assert _wait(lambda: len(reader.messages) == 20)
+            # The same sender with a certificate from another CA never connects; nothing is lost.
+            box.put("ember/results/m/node-a", b"kept")
+            bad = UplinkSender(box, broker.host, broker.port, client_id="core-1-uplink",
+                               tls=_ctx(rogue, "cores", "core-1"), connect_timeout_s=2)
+            try:
+                for _ in range(3):
+                    bad.run_once()
+                    bad._next_attempt = 0.0
+                assert not bad.connected and bad.stats()["connect_failures"] >= 1
+                assert box.depth() == 1
+            finally:
+                bad.stop()
+    finally:
+        reader.close()
+
+
+def test_core_shared_subscription_allowed(site):
+    """Scale-out workers subscribe with $share/<group>/...; the shipped ACL must allow it."""
+    broker, certs, _ = site
+    core = Peer(broker, certs / "ca.crt", certs / "cores" / "core-1.crt", certs / "cores" / "core-1.key",
+                client_id="core-1-w1")
+    core.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="core-1-w1", protocol=mqtt.MQTTv5)
+    core.c.tls_set(ca_certs=str(certs / "ca.crt"), certfile=str(certs / "cores" / "core-1.crt"),
+                   keyfile=str(certs / "cores" / "core-1.key"))
+    core.c.on_connect = lambda c, u, f, rc, p: (not rc.is_failure) and core.connected.set()
+    core.c.on_message = lambda c, u, m: core.messages.append((m.topic, bytes(m.payload)))
+    granted = []
+    core.c.on_subscribe = lambda c, u, mid, rcs, p: (granted.extend(rcs), core.subscribed.set())
+    assert core.connect()
+    node = _peer(broker, certs, "nodes", "node-a")
+    try:
+        core.subscribe("$share/workers/ember/nodes/+/data")
+        assert not granted[0].is_failure, granted
+        node.c.publish("ember/nodes/node-a/data", b"shared", qos=1).wait_for_publish(5)
+        assert _wait(lambda: ("ember/nodes/node-a/data", b"shared") in core.messages)
+    finally:
+        node.close(); core.close()

@@ -220,3 +220,26 @@ def test_not_bytes():
         runtime.load(12345)
     with pytest.raises(ModelError, match="cannot read model file"):
         runtime.load("/nonexistent/model.tflite")
+
+
+def _conv(options_type):
+    """CONV_2D (code 3) 1x4x4x1 -> 1x4x4x1 with a 1x1 filter; options table of the given type, empty."""
+    tensors = [T([1, 4, 4, 1], scale=[0.5], zero_point=[0], name="x"),
+               T([1, 1, 1, 1], buffer=1, scale=[0.1], zero_point=[0], name="w"),
+               T([1], "int32", buffer=2, scale=[0.05], zero_point=[0], name="b"),
+               T([1, 4, 4, 1], scale=[0.5], zero_point=[0], name="y")]
+    return craft(Spec(tensors=tensors, inputs=[0], outputs=[3], buffers=[B(), B(data=b"\x01"), B(data=bytes(4))],
+                      operators=[Op(0, [0, 1, 2], [3], options_type)], opcodes=[3]))
+
+
+def test_options_of_the_wrong_type():
+    with pytest.raises(ModelError, match="builtin options are Pool2DOptions, expected Conv2DOptions"):
+        read_model(_conv(5))
+
+
+def test_absent_options_mean_schema_defaults():
+    m = read_model(_conv(0))
+    assert m.operators[0].options["padding"] == "SAME" and m.operators[0].options["stride_w"] == 0
+    assert read_model(_conv(1)).operators[0].options == m.operators[0].options
+    with pytest.raises(ModelError, match="stride"):  # defaults are invalid strides for a convolution
+        runtime.load(_conv(0))

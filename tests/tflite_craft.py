@@ -41,6 +41,7 @@ class Op:
     opcode_index: int
     inputs: list
     outputs: list
+    options_type: int = 0          # BuiltinOptions union type; its table is written empty (all defaults)
 
 
 @dataclass
@@ -115,10 +116,17 @@ def _build(s: Spec, tail_at: int) -> bytes:
     for op in s.operators:
         ins = _ivec(b, op.inputs, np.int32)
         outs = _ivec(b, op.outputs, np.int32)
+        opt = None
+        if op.options_type:
+            b.StartObject(0)
+            opt = b.EndObject()
         b.StartObject(5)
         b.PrependUint32Slot(0, op.opcode_index, 0)
         b.PrependUOffsetTRelativeSlot(1, ins, 0)
         b.PrependUOffsetTRelativeSlot(2, outs, 0)
+        if opt is not None:
+            b.PrependUint8Slot(3, op.options_type, 0)
+            b.PrependUOffsetTRelativeSlot(4, opt, 0)
         ops.append(b.EndObject())
     sg_t = _offsets(b, tens)
     sg_in = _ivec(b, s.inputs, np.int32)

@@ -68,15 +68,24 @@ for tag, s_in, beta in (("a", 0.0625, 1.0), ("b", 0.9, 1.0)):
     arr(f"softmax_{tag}_out", y)
     arr(f"softmax_{tag}_params", [p["input_multiplier"], p["input_left_shift"], p["diff_min"]], "int32_t")
 
-# LOGISTIC / TANH over all 256 inputs.
-for op, oq in (("LOGISTIC", (1 / 256, -128)), ("TANH", (f32(1 / 128), 0))):
-    iq = (f32(0.05), 7)
-    y = litert_ref(unary(op, (256,), iq, oq), [ALL])[0]
+# LOGISTIC / TANH over all 256 inputs, for several quantizations (the tables depend on the
+# host libm's expf/tanhf: the C test checks that other targets build the same tables).
+LUT_CASES = [((0.05, 7), (1 / 256, -128), (1 / 128, 0)), ((0.001, -128), (1 / 256, 0), (0.003, 17)),
+             ((0.0123, 127), (1 / 256, 50), (0.02, -100)), ((0.5, 0), (1 / 256, -128), (1 / 256, -128)),
+             ((3.0, -3), (1 / 256, -128), (1 / 128, 0)), ((0.09, 77), (1 / 256, 12), (0.0078, -1))]
+for op, col in (("LOGISTIC", 1), ("TANH", 2)):
     name = op.lower()
-    arr(f"{name}_out", y)
-    arr(f"{name}_scales", [iq[0], oq[0]], "float")
-    out[-1] = f"static const float {name}_scales[2] = {{{iq[0]!r}f, {oq[0]!r}f}};"
-    arr(f"{name}_zps", [iq[1], oq[1]], "int32_t")
+    outs, params = [], []
+    for case in LUT_CASES:
+        iq, oq = (f32(case[0][0]), case[0][1]), (f32(case[col][0]), case[col][1])
+        outs.append(litert_ref(unary(op, (256,), iq, oq), [ALL])[0])
+        params.append((iq, oq))
+    arr(f"{name}_out", np.stack(outs))
+    out[-1] = out[-1].replace(f"{name}_out[{256 * len(LUT_CASES)}]", f"{name}_out[{len(LUT_CASES)}][256]")
+    out.append(f"static const float {name}_scales[{len(LUT_CASES)}][2] = {{"
+               + ", ".join(f"{{{iq[0]!r}f, {oq[0]!r}f}}" for iq, oq in params) + "};")
+    out.append(f"static const int32_t {name}_zps[{len(LUT_CASES)}][2] = {{"
+               + ", ".join(f"{{{iq[1]}, {oq[1]}}}" for iq, oq in params) + "};")
 
 # ADD (2,3,4) + (3,1) with RELU6, MUL (1,4,1,3) * (2,1,5,1) with NONE.
 for op, sa, sb, act, fn in (("ADD", (2, 3, 4), (3, 1), "RELU6", add_params),

@@ -2,6 +2,7 @@
 #include "ember/ops/average_pool_2d.h"
 
 #include "ember/op.h"
+#include "nn_common/parallel.h"
 #include "nn_common/pool_record.h"
 
 #define NAME "AVERAGE_POOL_2D"
@@ -19,12 +20,26 @@ static ember_status prepare(const ember_op *op, const ember_tensor *t, size_t *s
     return EMBER_OK;
 }
 
+typedef struct {
+    ember_pool_2d_params p;
+    ember_nhwc in, out;
+    const int8_t *x;
+    int8_t *y;
+} pool_args;
+
+static ember_status pool_rows(const void *vargs, int32_t start, int32_t end) {
+    const pool_args *a = (const pool_args *)vargs;
+    return ember_average_pool_2d_s8_scalar(&a->p, &a->in, a->x, &a->out, a->y, start, end, NULL);
+}
+
 static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx *ctx) {
-    const ember_tensor *x = &t[op->in[0]], *y = &t[op->out[0]];
-    const ember_nhwc in = ember_nn_nhwc(x), out = ember_nn_nhwc(y);
-    const ember_pool_2d_params p = ember_pool_params_of(op);
-    ember_status st = ember_average_pool_2d_s8_scalar(&p, &in, (const int8_t *)x->data, &out, (int8_t *)y->data, 0,
-                                                      out.n * out.h, ctx ? ctx->scratch : NULL);
+    pool_args a;
+    a.p = ember_pool_params_of(op);
+    a.in = ember_nn_nhwc(&t[op->in[0]]);
+    a.out = ember_nn_nhwc(&t[op->out[0]]);
+    a.x = (const int8_t *)t[op->in[0]].data;
+    a.y = (int8_t *)t[op->out[0]].data;
+    ember_status st = ember_parallel_range(ctx, a.out.n * a.out.h, pool_rows, &a);
     if (st != EMBER_OK) ember_set_error(NAME ": kernel failed (%d)", (int)st);
     return st;
 }

@@ -2,6 +2,7 @@
 #include "ember/ops/conv_2d.h"
 
 #include "ember/requant.h"
+#include "nn_common/wrap.h"
 
 static int positive_dims(const ember_nhwc *d) {
     return d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0;
@@ -20,6 +21,11 @@ ember_status ember_conv_2d_s8_check(const ember_conv_2d_params *p, const ember_n
     const int32_t groups = in->c / filter->c;
     if (out->c % groups != 0) return EMBER_ERR_ARG;
     if (row_start < 0 || row_end < row_start || (int64_t)row_end > (int64_t)out->n * out->h) return EMBER_ERR_ARG;
+    /* Keep every input coordinate the loops compute inside int32. */
+    if ((int64_t)(filter->h - 1) * p->dilation_h + (int64_t)(out->h - 1) * p->stride_h > EMBER_SPATIAL_LIMIT ||
+        (int64_t)(filter->w - 1) * p->dilation_w + (int64_t)(out->w - 1) * p->stride_w > EMBER_SPATIAL_LIMIT ||
+        p->pad_h > EMBER_SPATIAL_LIMIT || p->pad_w > EMBER_SPATIAL_LIMIT)
+        return EMBER_ERR_ARG;
     return EMBER_OK;
 }
 
@@ -67,13 +73,13 @@ ember_status ember_conv_2d_s8_scalar(const ember_conv_2d_params *p,
                         const int8_t *px = in_b + ((size_t)iy * in->w + ix) * in->c + (size_t)g * fc;
                         const int8_t *wk = w_oc + ((size_t)ky * filter->w + kx) * fc;
                         for (int32_t ic = 0; ic < fc; ++ic) {
-                            acc += (int32_t)wk[ic] * ((int32_t)px[ic] + input_offset);
+                            acc = ember_add_wrap(acc, (int32_t)wk[ic] * ((int32_t)px[ic] + input_offset));
                         }
                     }
                 }
-                if (bias) acc += bias[oc];
+                if (bias) acc = ember_add_wrap(acc, bias[oc]);
                 acc = ember_mbqm(acc, mult[oc], shift[oc]);
-                acc += p->output_offset;
+                acc = ember_add_wrap(acc, p->output_offset);
                 acc = ember_clamp_i32(acc, p->act_min, p->act_max);
                 out_row[(size_t)x * out->c + oc] = (int8_t)acc;
             }

@@ -60,7 +60,7 @@ static int ember_arm_supports(ember_isa isa) {
 }
 #endif
 
-int ember_cpu_supports(ember_isa isa) {
+static int ember_cpu_detect(ember_isa isa) {
     if (isa == EMBER_ISA_SCALAR) return 1;
 #ifdef EMBER_CPU_X86
     return ember_x86_supports(isa);
@@ -69,4 +69,16 @@ int ember_cpu_supports(ember_isa isa) {
 #else
     return 0;
 #endif
+}
+
+/* CPUID traps to the hypervisor in VMs (microseconds): detect once. */
+int ember_cpu_supports(ember_isa isa) {
+    static volatile int cache[EMBER_ISA_COUNT]; /* 0 unknown, 1 no, 2 yes */
+    if ((int)isa < 0 || isa >= EMBER_ISA_COUNT) return 0;
+    int v = cache[isa];
+    if (v == 0) {
+        v = ember_cpu_detect(isa) ? 2 : 1;
+        cache[isa] = v;
+    }
+    return v == 2;
 }

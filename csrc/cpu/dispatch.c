@@ -24,6 +24,7 @@
 
 #define EMBER_KERNEL_TYPE_QGEMM ember_qgemm_ukernel
 #define EMBER_KERNEL_TYPE_DWCONV ember_dwconv_ukernel
+#define EMBER_KERNEL_TYPE_QGEMM_NARROW ember_qgemm_ukernel
 
 #define EMBER_KERNEL(kernel, isa, desc) EMBER_IF_##isa(extern const EMBER_KERNEL_TYPE_##kernel desc;)
 #include "cpu/kernel_list.def"
@@ -39,6 +40,7 @@ const char *ember_kernel_name(int kernel) {
     switch (kernel) {
     case EMBER_KERNEL_QGEMM: return "qgemm";
     case EMBER_KERNEL_DWCONV: return "dwconv";
+    case EMBER_KERNEL_QGEMM_NARROW: return "qgemm_narrow";
     default: return "?";
     }
 }

@@ -14,29 +14,50 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-static inline __m256i ember_srdhm_avx2(__m256i a, __m256i b) {
+#include "ember/kernels.h"
+
+/* Requantization constants of 8 lanes, loaded once per micro-kernel call
+ * from a block header (ember/kernels.h) of nr lanes, lanes [off, off+8). */
+typedef struct {
+    __m256i mult, mult_odd, lshift, rshift, rmask, rhalf;
+} ember_rq_avx2;
+
+static inline __m256i ember_hdr_load_avx2(const int32_t *hdr, int nr, int field, int off) {
+    return _mm256_loadu_si256((const __m256i *)(hdr + field * nr + off));
+}
+
+static inline ember_rq_avx2 ember_rq_load_avx2(const int32_t *hdr, int nr, int off) {
+    ember_rq_avx2 q;
+    q.mult = ember_hdr_load_avx2(hdr, nr, EMBER_QHDR_MULT, off);
+    q.mult_odd = _mm256_srli_epi64(q.mult, 32);
+    q.lshift = ember_hdr_load_avx2(hdr, nr, EMBER_QHDR_LSHIFT, off);
+    q.rshift = ember_hdr_load_avx2(hdr, nr, EMBER_QHDR_RSHIFT, off);
+    q.rmask = ember_hdr_load_avx2(hdr, nr, EMBER_QHDR_RMASK, off);
+    q.rhalf = ember_hdr_load_avx2(hdr, nr, EMBER_QHDR_RHALF, off);
+    return q;
+}
+
+static inline __m256i ember_srdhm_avx2(__m256i a, __m256i b, __m256i b_odd) {
     const __m256i nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
     __m256i even = _mm256_add_epi64(_mm256_mul_epi32(a, b), nudge);
-    __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32)), nudge);
+    __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), b_odd), nudge);
     even = _mm256_srli_epi64(even, 31);
     odd = _mm256_slli_epi64(odd, 1);
     __m256i r = _mm256_blend_epi32(even, odd, 0xAA);
     return _mm256_xor_si256(r, _mm256_cmpeq_epi32(r, _mm256_set1_epi32(INT32_MIN)));
 }
 
-static inline __m256i ember_rdbpot_avx2(__m256i x, __m256i exponent) {
-    const __m256i one = _mm256_set1_epi32(1);
-    const __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, exponent), one);
+/* RoundingDivideByPOT: (x >> e) + (remainder > mask/2 + (x < 0)). */
+static inline __m256i ember_rdbpot_avx2(__m256i x, __m256i exponent, __m256i mask, __m256i half) {
     const __m256i rem = _mm256_and_si256(x, mask);
-    const __m256i thr = _mm256_sub_epi32(_mm256_srli_epi32(mask, 1), _mm256_cmpgt_epi32(_mm256_setzero_si256(), x));
+    const __m256i thr = _mm256_sub_epi32(half, _mm256_srai_epi32(x, 31));
     return _mm256_sub_epi32(_mm256_srav_epi32(x, exponent), _mm256_cmpgt_epi32(rem, thr));
 }
 
 /* mbqm + output zero point + clamp, all in int32. */
-static inline __m256i ember_requant_avx2(__m256i acc, __m256i mult, __m256i lshift, __m256i rshift, __m256i zp,
-                                         __m256i lo, __m256i hi) {
-    __m256i x = ember_srdhm_avx2(_mm256_sllv_epi32(acc, lshift), mult);
-    x = _mm256_add_epi32(ember_rdbpot_avx2(x, rshift), zp);
+static inline __m256i ember_requant_avx2(__m256i acc, const ember_rq_avx2 *q, __m256i zp, __m256i lo, __m256i hi) {
+    __m256i x = ember_srdhm_avx2(_mm256_sllv_epi32(acc, q->lshift), q->mult, q->mult_odd);
+    x = _mm256_add_epi32(ember_rdbpot_avx2(x, q->rshift, q->rmask, q->rhalf), zp);
     return _mm256_min_epi32(_mm256_max_epi32(x, lo), hi);
 }
 

@@ -9,6 +9,8 @@
 #include <smmintrin.h>
 #include <stdint.h>
 
+#include "ember/kernels.h"
+
 /* 2^n per lane for n in [0, 31] (bit pattern 1u << n). */
 static inline __m128i ember_pow2_sse41(__m128i n) {
     return _mm_cvttps_epi32(_mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(n, _mm_set1_epi32(127)), 23)));
@@ -32,13 +34,21 @@ static inline __m128i ember_srav_sse41(__m128i x, __m128i e) {
     return _mm_blend_epi16(_mm_blend_epi16(r0, r1, 0x0C), _mm_blend_epi16(r2, r3, 0xC0), 0xF0);
 }
 
-static inline __m128i ember_requant_sse41(__m128i acc, __m128i mult, __m128i lshift, __m128i rshift, __m128i zp,
-                                          __m128i lo, __m128i hi) {
+/* Lanes [off, off+4) of a block header of nr lanes (ember/kernels.h). */
+static inline __m128i ember_hdr_load_sse41(const int32_t *hdr, int nr, int field, int off) {
+    return _mm_loadu_si128((const __m128i *)(hdr + field * nr + off));
+}
+
+static inline __m128i ember_requant_sse41(__m128i acc, const int32_t *hdr, int nr, int off, __m128i zp, __m128i lo,
+                                          __m128i hi) {
+    const __m128i mult = ember_hdr_load_sse41(hdr, nr, EMBER_QHDR_MULT, off);
+    const __m128i lshift = ember_hdr_load_sse41(hdr, nr, EMBER_QHDR_LSHIFT, off);
+    const __m128i rshift = ember_hdr_load_sse41(hdr, nr, EMBER_QHDR_RSHIFT, off);
+    const __m128i mask = ember_hdr_load_sse41(hdr, nr, EMBER_QHDR_RMASK, off);
+    const __m128i half = ember_hdr_load_sse41(hdr, nr, EMBER_QHDR_RHALF, off);
     __m128i x = ember_srdhm_sse41(_mm_mullo_epi32(acc, ember_pow2_sse41(lshift)), mult);
-    const __m128i one = _mm_set1_epi32(1);
-    const __m128i mask = _mm_sub_epi32(ember_pow2_sse41(rshift), one);
     const __m128i rem = _mm_and_si128(x, mask);
-    const __m128i thr = _mm_sub_epi32(_mm_srli_epi32(mask, 1), _mm_cmpgt_epi32(_mm_setzero_si128(), x));
+    const __m128i thr = _mm_sub_epi32(half, _mm_srai_epi32(x, 31));
     x = _mm_sub_epi32(ember_srav_sse41(x, rshift), _mm_cmpgt_epi32(rem, thr));
     x = _mm_add_epi32(x, zp);
     return _mm_min_epi32(_mm_max_epi32(x, lo), hi);

@@ -6,6 +6,7 @@
 #include "ember/op.h"
 #include "ember/qconv_op.h"
 #include "nn_common/adapter_check.h"
+#include "nn_common/parallel.h"
 
 #define NAME "DEPTHWISE_CONV_2D"
 
@@ -121,17 +122,36 @@ static ember_status init(ember_op *op, const ember_tensor *t) {
                                (const int32_t *)t[op->in[3]].data, (const int32_t *)t[op->in[4]].data);
 }
 
+typedef struct {
+    ember_depthwise_conv_2d_params p;
+    ember_nhwc in, fd, out;
+    const int8_t *x, *w;
+    const int32_t *bias, *mult, *shift;
+    int8_t *y;
+} dw_args;
+
+static ember_status dw_rows(const void *vargs, int32_t start, int32_t end) {
+    const dw_args *a = (const dw_args *)vargs;
+    return ember_depthwise_conv_2d_s8_scalar(&a->p, &a->in, a->x, &a->fd, a->w, a->bias, a->mult, a->shift, &a->out,
+                                             a->y, start, end, NULL);
+}
+
 static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx *ctx) {
     if (op->persistent_bytes > 0)
         return ember_qconv_op_run(op, EMBER_QOP_DEPTHWISE, (const int8_t *)t[op->in[0]].data,
                                   (int8_t *)t[op->out[0]].data, ctx);
-    const ember_tensor *x = &t[op->in[0]], *w = &t[op->in[1]], *y = &t[op->out[0]];
-    const ember_nhwc in = ember_nn_nhwc(x), fd = ember_nn_nhwc(w), out = ember_nn_nhwc(y);
-    const ember_depthwise_conv_2d_params p = params_of(op);
-    const int32_t *bias = op->in[2] >= 0 ? (const int32_t *)t[op->in[2]].data : NULL;
-    ember_status st = ember_depthwise_conv_2d_s8_scalar(
-        &p, &in, (const int8_t *)x->data, &fd, (const int8_t *)w->data, bias, (const int32_t *)t[op->in[3]].data,
-        (const int32_t *)t[op->in[4]].data, &out, (int8_t *)y->data, 0, out.n * out.h, ctx ? ctx->scratch : NULL);
+    dw_args a;
+    a.p = params_of(op);
+    a.in = ember_nn_nhwc(&t[op->in[0]]);
+    a.fd = ember_nn_nhwc(&t[op->in[1]]);
+    a.out = ember_nn_nhwc(&t[op->out[0]]);
+    a.x = (const int8_t *)t[op->in[0]].data;
+    a.w = (const int8_t *)t[op->in[1]].data;
+    a.bias = op->in[2] >= 0 ? (const int32_t *)t[op->in[2]].data : NULL;
+    a.mult = (const int32_t *)t[op->in[3]].data;
+    a.shift = (const int32_t *)t[op->in[4]].data;
+    a.y = (int8_t *)t[op->out[0]].data;
+    ember_status st = ember_parallel_range(ctx, a.out.n * a.out.h, dw_rows, &a);
     if (st != EMBER_OK) ember_set_error(NAME ": kernel failed (%d)", (int)st);
     return st;
 }

@@ -2,6 +2,7 @@
 #include "ember/ops/depthwise_conv_2d.h"
 
 #include "ember/requant.h"
+#include "nn_common/wrap.h"
 
 static int positive_dims(const ember_nhwc *d) {
     return d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0;
@@ -19,6 +20,11 @@ ember_status ember_depthwise_conv_2d_s8_check(const ember_depthwise_conv_2d_para
     if (filter->n != 1 || out->n != in->n) return EMBER_ERR_ARG;
     if ((int64_t)in->c * p->depth_multiplier != out->c || filter->c != out->c) return EMBER_ERR_ARG;
     if (row_start < 0 || row_end < row_start || (int64_t)row_end > (int64_t)out->n * out->h) return EMBER_ERR_ARG;
+    /* Keep every input coordinate the loops compute inside int32. */
+    if ((int64_t)(filter->h - 1) * p->dilation_h + (int64_t)(out->h - 1) * p->stride_h > EMBER_SPATIAL_LIMIT ||
+        (int64_t)(filter->w - 1) * p->dilation_w + (int64_t)(out->w - 1) * p->stride_w > EMBER_SPATIAL_LIMIT ||
+        p->pad_h > EMBER_SPATIAL_LIMIT || p->pad_w > EMBER_SPATIAL_LIMIT)
+        return EMBER_ERR_ARG;
     return EMBER_OK;
 }
 
@@ -62,12 +68,12 @@ ember_status ember_depthwise_conv_2d_s8_scalar(const ember_depthwise_conv_2d_par
                             if (ix < 0 || ix >= in->w) continue;
                             const int32_t v = in_b[((size_t)iy * in->w + ix) * in->c + ic];
                             const int32_t w = filter_data[((size_t)ky * filter->w + kx) * out->c + oc];
-                            acc += w * (v + p->input_offset);
+                            acc = ember_add_wrap(acc, w * (v + p->input_offset));
                         }
                     }
-                    if (bias) acc += bias[oc];
+                    if (bias) acc = ember_add_wrap(acc, bias[oc]);
                     acc = ember_mbqm(acc, mult[oc], shift[oc]);
-                    acc += p->output_offset;
+                    acc = ember_add_wrap(acc, p->output_offset);
                     acc = ember_clamp_i32(acc, p->act_min, p->act_max);
                     out_row[(size_t)x * out->c + oc] = (int8_t)acc;
                 }

@@ -13,6 +13,7 @@
 #include "ember/op.h"
 #include "ember/qconv_op.h"
 #include "nn_common/adapter_check.h"
+#include "nn_common/parallel.h"
 
 #define NAME "FULLY_CONNECTED"
 
@@ -166,22 +167,43 @@ static ember_status init(ember_op *op, const ember_tensor *t) {
     return EMBER_OK;
 }
 
+typedef struct {
+    ember_fully_connected_params p;
+    ember_fc_dims d;
+    const int8_t *x, *w;
+    const int32_t *bias, *mult, *shift;
+    const double *scale; /* requant 1 */
+    int8_t *y;
+} fc_args;
+
+static ember_status fc_units(const void *vargs, int32_t start, int32_t end) {
+    const fc_args *a = (const fc_args *)vargs;
+    if (a->scale)
+        return ember_fully_connected_s8_double_requant_scalar(&a->p, &a->d, a->x, a->w, a->bias, a->scale, a->y, start,
+                                                              end, NULL);
+    return ember_fully_connected_s8_scalar(&a->p, &a->d, a->x, a->w, a->bias, a->mult, a->shift, a->y, start, end,
+                                           NULL);
+}
+
 static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx *ctx) {
     const ember_tensor *x = &t[op->in[0]], *w = &t[op->in[1]], *y = &t[op->out[0]];
-    const ember_fc_dims d = dims_of(x, w);
-    const ember_fully_connected_params p = params_of(op);
-    const int32_t *bias = op->in[2] >= 0 ? (const int32_t *)t[op->in[2]].data : NULL;
+    const int32_t requant = op->p[EMBER_FULLY_CONNECTED_P_requant];
     ember_status st;
-    if (op->p[EMBER_FULLY_CONNECTED_P_requant] == 0 && op->persistent_bytes > 0) {
+    if (requant == 0 && op->persistent_bytes > 0) {
         st = ember_qconv_op_run(op, EMBER_QOP_CONV, (const int8_t *)x->data, (int8_t *)y->data, ctx);
-    } else if (op->p[EMBER_FULLY_CONNECTED_P_requant] == 1) {
-        st = ember_fully_connected_s8_double_requant_scalar(&p, &d, (const int8_t *)x->data, (const int8_t *)w->data,
-                                                            bias, (const double *)op->persistent, (int8_t *)y->data,
-                                                            0, d.units, ctx ? ctx->scratch : NULL);
     } else {
-        st = ember_fully_connected_s8_scalar(&p, &d, (const int8_t *)x->data, (const int8_t *)w->data, bias,
-                                             (const int32_t *)t[op->in[3]].data, (const int32_t *)t[op->in[4]].data,
-                                             (int8_t *)y->data, 0, d.units, ctx ? ctx->scratch : NULL);
+        fc_args a;
+        a.p = params_of(op);
+        a.d = dims_of(x, w);
+        a.x = (const int8_t *)x->data;
+        a.w = (const int8_t *)w->data;
+        a.bias = op->in[2] >= 0 ? (const int32_t *)t[op->in[2]].data : NULL;
+        a.mult = requant == 0 ? (const int32_t *)t[op->in[3]].data : NULL;
+        a.shift = requant == 0 ? (const int32_t *)t[op->in[4]].data : NULL;
+        a.scale = requant == 1 ? (const double *)op->persistent : NULL;
+        a.y = (int8_t *)y->data;
+        /* Units are split across the pool (batch is usually 1). */
+        st = ember_parallel_range(ctx, a.d.units, fc_units, &a);
     }
     if (st != EMBER_OK) ember_set_error(NAME ": kernel failed (%d)", (int)st);
     return st;

@@ -2,6 +2,7 @@
 #include "ember/ops/fully_connected.h"
 
 #include "ember/requant.h"
+#include "nn_common/wrap.h"
 
 ember_status ember_fully_connected_s8_check(const ember_fully_connected_params *p,
                                             const ember_fc_dims *d,
@@ -38,11 +39,11 @@ ember_status ember_fully_connected_s8_scalar(const ember_fully_connected_params 
             const int8_t *w = filter + (size_t)oc * d->depth;
             int32_t acc = 0;
             for (int32_t k = 0; k < d->depth; ++k) {
-                acc += ((int32_t)w[k] + p->filter_offset) * ((int32_t)x[k] + p->input_offset);
+                acc = ember_add_wrap(acc, ((int32_t)w[k] + p->filter_offset) * ((int32_t)x[k] + p->input_offset));
             }
-            if (bias) acc += bias[oc];
+            if (bias) acc = ember_add_wrap(acc, bias[oc]);
             acc = ember_mbqm(acc, mult[oc], shift[oc]);
-            acc += p->output_offset;
+            acc = ember_add_wrap(acc, p->output_offset);
             y[oc] = (int8_t)ember_clamp_i32(acc, p->act_min, p->act_max);
         }
     }
@@ -67,9 +68,9 @@ ember_status ember_fully_connected_s8_double_requant_scalar(const ember_fully_co
             const int8_t *w = filter + (size_t)oc * d->depth;
             int32_t acc = 0;
             for (int32_t k = 0; k < d->depth; ++k) {
-                acc += ((int32_t)w[k] + p->filter_offset) * ((int32_t)x[k] + p->input_offset);
+                acc = ember_add_wrap(acc, ((int32_t)w[k] + p->filter_offset) * ((int32_t)x[k] + p->input_offset));
             }
-            if (bias) acc += bias[oc];
+            if (bias) acc = ember_add_wrap(acc, bias[oc]);
             int64_t r = (int64_t)ember_requant_double(acc, scale[oc]) + p->output_offset;
             r = r < p->act_min ? p->act_min : (r > p->act_max ? p->act_max : r);
             y[oc] = (int8_t)r;

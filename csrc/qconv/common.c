@@ -30,3 +30,8 @@ ember_isa ember_qpacked_isa(const void *packed) {
     if (!h || h->magic != EMBER_QPACK_MAGIC) return EMBER_ISA_SCALAR;
     return (ember_isa)h->isa;
 }
+
+int ember_qpacked_kernel(const void *packed) {
+    const ember_qpack_header *h = (const ember_qpack_header *)packed;
+    return (h && h->magic == EMBER_QPACK_MAGIC) ? h->kernel : -1;
+}

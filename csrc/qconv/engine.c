@@ -15,7 +15,7 @@ static ember_status ember_qconv_sizes(const ember_conv_geom *g, const ember_qgem
     h->k = k;
     h->kp = kp;
     h->nblocks = nblocks;
-    h->block_bytes = (int64_t)ember_align_up((size_t)(16 * uk->nr + kp * uk->nr * uk->w_bytes), EMBER_QPACK_ALIGN);
+    h->block_bytes = (int64_t)ember_align_up((size_t)(4 * EMBER_QHDR_WORDS * uk->nr + kp * uk->nr * uk->w_bytes), EMBER_QPACK_ALIGN);
     h->blocks_offset = (int64_t)ember_align_up(sizeof(ember_qpack_header), EMBER_QPACK_ALIGN);
     h->zp_row_offset = h->blocks_offset + nblocks * h->block_bytes;
     h->total_bytes = (int64_t)ember_align_up((size_t)(h->zp_row_offset + 1), EMBER_QPACK_ALIGN);
@@ -24,13 +24,30 @@ static ember_status ember_qconv_sizes(const ember_conv_geom *g, const ember_qgem
     return EMBER_OK;
 }
 
+/* The micro-kernel for this geometry: the narrow variant when the output
+ * channels fit it, else the regular one. */
+static const ember_qgemm_ukernel *ember_qconv_pick(const ember_conv_geom *g, ember_isa isa, ember_isa *used,
+                                                   int *kernel) {
+    ember_isa nused;
+    const ember_qgemm_ukernel *n =
+        (const ember_qgemm_ukernel *)ember_kernel_select(EMBER_KERNEL_QGEMM_NARROW, isa, &nused);
+    const ember_qgemm_ukernel *uk = (const ember_qgemm_ukernel *)ember_kernel_select(EMBER_KERNEL_QGEMM, isa, used);
+    if (n && uk && nused == *used && g->out_c <= n->nr) {
+        *kernel = EMBER_KERNEL_QGEMM_NARROW;
+        return n;
+    }
+    *kernel = EMBER_KERNEL_QGEMM;
+    return uk;
+}
+
 ember_status ember_qconv_plan(const ember_conv_geom *g, ember_isa isa, int max_threads, size_t *packed_bytes,
                               size_t *scratch_bytes) {
     if (!packed_bytes || !scratch_bytes || max_threads < 1 || max_threads > EMBER_MAX_THREADS) return EMBER_ERR_ARG;
     ember_status st = ember_qgeom_check(g);
     if (st != EMBER_OK) return st;
     ember_isa used;
-    const ember_qgemm_ukernel *uk = (const ember_qgemm_ukernel *)ember_kernel_select(EMBER_KERNEL_QGEMM, isa, &used);
+    int kernel;
+    const ember_qgemm_ukernel *uk = ember_qconv_pick(g, isa, &used, &kernel);
     if (!uk) return EMBER_ERR_UNSUPPORTED;
     ember_qpack_header h;
     memset(&h, 0, sizeof h);
@@ -47,7 +64,8 @@ ember_status ember_qconv_pack(const ember_conv_geom *g, ember_isa isa, const int
     if (st != EMBER_OK) return st;
     if ((st = ember_qrequant_check(mult, shift, g->out_c)) != EMBER_OK) return st;
     ember_isa used;
-    const ember_qgemm_ukernel *uk = (const ember_qgemm_ukernel *)ember_kernel_select(EMBER_KERNEL_QGEMM, isa, &used);
+    int kernel;
+    const ember_qgemm_ukernel *uk = ember_qconv_pick(g, isa, &used, &kernel);
     if (!uk) return EMBER_ERR_UNSUPPORTED;
     ember_qpack_header h;
     memset(&h, 0, sizeof h);
@@ -55,7 +73,7 @@ ember_status ember_qconv_pack(const ember_conv_geom *g, ember_isa isa, const int
     if (packed_bytes < (size_t)h.total_bytes) return EMBER_ERR_NO_MEMORY;
     h.magic = EMBER_QPACK_MAGIC;
     h.isa = (int32_t)used;
-    h.kernel = EMBER_KERNEL_QGEMM;
+    h.kernel = kernel;
     h.g = *g;
     /* max_threads is fixed by the scratch the caller sized; run derives it. */
     h.max_threads = 0;
@@ -72,12 +90,10 @@ ember_status ember_qconv_pack(const ember_conv_geom *g, ember_isa isa, const int
             int64_t wsum = 0;
             for (int64_t i = 0; i < k; ++i) wsum += filter[n * k + i];
             const int64_t b = (bias ? (int64_t)bias[n] : 0) - (int64_t)g->input_zero_point * wsum;
-            hb[j] = (int32_t)(uint32_t)(uint64_t)b; /* wraps like the int32 accumulator */
-            hb[nr + j] = mult[n];
-            hb[2 * nr + j] = shift[n] > 0 ? shift[n] : 0;
-            hb[3 * nr + j] = shift[n] > 0 ? 0 : -shift[n];
+            /* the folded bias wraps like the int32 accumulator */
+            ember_qhdr_set(hb, nr, j, (int32_t)(uint32_t)(uint64_t)b, mult[n], shift[n]);
         }
-        uint8_t *w = blk + 16 * nr;
+        uint8_t *w = blk + 4 * EMBER_QHDR_WORDS * nr;
         for (int64_t grp = 0; grp < kp / kr; ++grp) {
             for (int j = 0; j < nr; ++j) {
                 const int64_t n = nb * nr + j;
@@ -107,17 +123,16 @@ typedef struct {
     uint8_t *scratch;
     int64_t rows, mblocks;
     int split_rows; /* 1: tasks split row blocks, 0: channel blocks */
+    int direct;     /* 1x1, stride 1, no padding, K == kp: A rows = input rows */
 } ember_qconv_job;
 
-/* Gathers output pixel `row`'s receptive field into dst (kp A elements). */
-static void ember_qconv_gather(const ember_qconv_job *j, int64_t row, uint8_t *dst) {
+/* Gathers the receptive field of the output pixel at (b, oy, ox) into dst
+ * (kp A elements). */
+static void ember_qconv_gather(const ember_qconv_job *j, int64_t b, int32_t oy, int32_t ox, uint8_t *dst) {
     const ember_conv_geom *g = &j->h->g;
     const ember_qgemm_ukernel *uk = j->uk;
     const size_t ab = (size_t)uk->a_bytes;
     const int8_t zp = (int8_t)g->input_zero_point;
-    const int64_t hw = (int64_t)g->out_h * g->out_w;
-    const int64_t b = row / hw, r = row % hw;
-    const int32_t oy = (int32_t)(r / g->out_w), ox = (int32_t)(r % g->out_w);
     const int32_t ic = g->in_c;
     const int32_t iy0 = oy * g->stride_h - g->pad_top, ix0 = ox * g->stride_w - g->pad_left;
     const int8_t *img = j->input + (size_t)b * g->in_h * g->in_w * ic;
@@ -146,7 +161,30 @@ static void ember_qconv_gather(const ember_qconv_job *j, int64_t row, uint8_t *d
     if (j->h->kp > j->h->k) uk->fill_a(dst, 0, (size_t)(j->h->kp - j->h->k));
 }
 
-static void ember_qconv_task(void *ctx, int task, int ntasks) {
+/* Fills the A rows of output pixels [row0, row0 + mv). */
+static void ember_qconv_gather_rows(const ember_qconv_job *j, int64_t row0, int mv, uint8_t *abuf, size_t a_stride) {
+    const ember_conv_geom *g = &j->h->g;
+    if (j->direct) { /* rows are consecutive input pixels of exactly K values */
+        j->uk->load_a(j->input + row0 * j->h->k, abuf, (size_t)mv * (size_t)j->h->k);
+        return;
+    }
+    const int64_t hw = (int64_t)g->out_h * g->out_w;
+    int64_t b = row0 / hw;
+    const int64_t r = row0 % hw;
+    int32_t oy = (int32_t)(r / g->out_w), ox = (int32_t)(r % g->out_w);
+    for (int i = 0; i < mv; ++i) {
+        ember_qconv_gather(j, b, oy, ox, abuf + (size_t)i * a_stride);
+        if (++ox == g->out_w) {
+            ox = 0;
+            if (++oy == g->out_h) {
+                oy = 0;
+                ++b;
+            }
+        }
+    }
+}
+
+static void ember_qconv_task(void *ctx, int task, int ntasks, int thread) {
     const ember_qconv_job *j = (const ember_qconv_job *)ctx;
     const ember_qpack_header *h = j->h;
     const ember_qgemm_ukernel *uk = j->uk;
@@ -161,12 +199,12 @@ static void ember_qconv_task(void *ctx, int task, int ntasks) {
         nb1 = h->nblocks * (task + 1) / ntasks;
     }
     if (mb0 >= mb1 || nb0 >= nb1) return;
-    uint8_t *abuf = j->scratch + (size_t)task * (size_t)h->scratch_per_thread;
+    uint8_t *abuf = j->scratch + (size_t)thread * (size_t)h->scratch_per_thread;
     const size_t a_stride = (size_t)h->kp * (size_t)uk->a_bytes;
     for (int64_t mb = mb0; mb < mb1; ++mb) {
         const int64_t row0 = mb * mr;
         const int mv = (int)((j->rows - row0) < mr ? (j->rows - row0) : mr);
-        for (int i = 0; i < mv; ++i) ember_qconv_gather(j, row0 + i, abuf + (size_t)i * a_stride);
+        ember_qconv_gather_rows(j, row0, mv, abuf, a_stride);
         for (int64_t nb = nb0; nb < nb1; ++nb) {
             const int64_t n0 = nb * uk->nr;
             const int nv = (int)((oc - n0) < uk->nr ? (oc - n0) : uk->nr);
@@ -179,14 +217,20 @@ static void ember_qconv_task(void *ctx, int task, int ntasks) {
 ember_status ember_qconv_run(const void *packed, const int8_t *input, int8_t *output, void *scratch,
                              size_t scratch_bytes, ember_threadpool *pool) {
     const ember_qpack_header *h = ember_qpack_header_of(packed, EMBER_KERNEL_QGEMM);
+    if (!h) h = ember_qpack_header_of(packed, EMBER_KERNEL_QGEMM_NARROW);
     if (!h || !input || !output) return EMBER_ERR_ARG;
     const ember_qgemm_ukernel *uk =
-        (const ember_qgemm_ukernel *)ember_kernel_variant(EMBER_KERNEL_QGEMM, (ember_isa)h->isa);
+        (const ember_qgemm_ukernel *)ember_kernel_variant((ember_kernel_id)h->kernel, (ember_isa)h->isa);
     if (!uk || !ember_isa_available((ember_isa)h->isa)) return EMBER_ERR_UNSUPPORTED;
     const int64_t per = h->scratch_per_thread;
     if (!scratch || scratch_bytes < (size_t)per) return EMBER_ERR_NO_MEMORY;
+    /* Each pool thread needs its own scratch slice; a pool larger than the
+     * scratch was sized for runs the op on the calling thread alone. */
     int threads = ember_threadpool_size(pool);
-    if ((int64_t)scratch_bytes / per < threads) threads = (int)((int64_t)scratch_bytes / per);
+    if ((int64_t)scratch_bytes / per < threads) {
+        threads = 1;
+        pool = NULL;
+    }
     ember_qconv_job j;
     j.h = h;
     j.uk = uk;
@@ -196,10 +240,15 @@ ember_status ember_qconv_run(const void *packed, const int8_t *input, int8_t *ou
     j.scratch = (uint8_t *)scratch;
     j.rows = (int64_t)h->g.batch * h->g.out_h * h->g.out_w;
     j.mblocks = (j.rows + uk->mr - 1) / uk->mr;
+    const ember_conv_geom *g = &h->g;
+    j.direct = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
+               g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w && h->kp == h->k;
+    /* Several tasks per thread balance uneven progress (a busy core); rows
+     * are split when there are enough row blocks, else channel blocks. */
     j.split_rows = j.mblocks >= 2 * threads || j.mblocks >= h->nblocks;
-    int64_t units = j.split_rows ? j.mblocks : h->nblocks;
-    int ntasks = threads < units ? threads : (int)units;
-    if (ntasks < 1) ntasks = 1;
-    ember_threadpool_run(threads > 1 ? pool : NULL, ember_qconv_task, &j, ntasks);
+    const int64_t units = j.split_rows ? j.mblocks : h->nblocks;
+    const int64_t want = threads > 1 ? 4 * (int64_t)threads : 1;
+    const int ntasks = (int)(units < want ? units : want);
+    ember_threadpool_run(threads > 1 ? pool : NULL, ember_qconv_task, &j, ntasks < 1 ? 1 : ntasks);
     return EMBER_OK;
 }

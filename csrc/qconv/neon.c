@@ -43,7 +43,7 @@ static void ember_qgemm_4x8_neon(int mr_valid, int nr_valid, size_t kp, const vo
     const int32_t *hdr = (const int32_t *)w;
     int32x4_t c0l = vld1q_s32(hdr), c0h = vld1q_s32(hdr + 4);
     int32x4_t c1l = c0l, c1h = c0h, c2l = c0l, c2h = c0h, c3l = c0l, c3h = c0h;
-    const int16_t *wp = (const int16_t *)(hdr + 32);
+    const int16_t *wp = (const int16_t *)(hdr + EMBER_QHDR_WORDS * 8);
     for (size_t k = 0; k < kp; k += 4) {
         const int16x4_t a0v = vld1_s16(a0 + k), a1v = vld1_s16(a1 + k);
         const int16x4_t a2v = vld1_s16(a2 + k), a3v = vld1_s16(a3 + k);

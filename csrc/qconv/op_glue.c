@@ -7,7 +7,8 @@ int ember_simd_max_threads(void) {
     static int cached = 0;
     if (!cached) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        cached = n < 1 ? 1 : (n > 16 ? 16 : (int)n);
+        /* at least 4 so that a few threads work on small machines too */
+        cached = n < 4 ? 4 : (n > 16 ? 16 : (int)n);
     }
     return cached;
 }

@@ -34,7 +34,7 @@ static void ember_qgemm_4x8c2_sse41(int mr_valid, int nr_valid, size_t kp, const
     const int32_t *hdr = (const int32_t *)w;
     __m128i c00 = _mm_loadu_si128((const __m128i *)hdr), c01 = _mm_loadu_si128((const __m128i *)(hdr + 4));
     __m128i c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01;
-    const int16_t *wp = (const int16_t *)(hdr + 32);
+    const int16_t *wp = (const int16_t *)(hdr + EMBER_QHDR_WORDS * 8);
     for (size_t k = 0; k < kp; k += 2) {
         const __m128i w0 = _mm_loadu_si128((const __m128i *)wp);
         const __m128i w1 = _mm_loadu_si128((const __m128i *)(wp + 8));
@@ -52,16 +52,13 @@ static void ember_qgemm_4x8c2_sse41(int mr_valid, int nr_valid, size_t kp, const
         c30 = _mm_add_epi32(c30, _mm_madd_epi16(va, w0));
         c31 = _mm_add_epi32(c31, _mm_madd_epi16(va, w1));
     }
-    const __m128i m0 = _mm_loadu_si128((const __m128i *)(hdr + 8)), m1 = _mm_loadu_si128((const __m128i *)(hdr + 12));
-    const __m128i l0 = _mm_loadu_si128((const __m128i *)(hdr + 16)), l1 = _mm_loadu_si128((const __m128i *)(hdr + 20));
-    const __m128i r0 = _mm_loadu_si128((const __m128i *)(hdr + 24)), r1 = _mm_loadu_si128((const __m128i *)(hdr + 28));
     const __m128i zp = _mm_set1_epi32(os->output_zero_point);
     const __m128i lo = _mm_set1_epi32(os->act_min), hi = _mm_set1_epi32(os->act_max);
 #define EMBER_ROW(i, x0, x1)                                                                                   \
     if (mr_valid > i)                                                                                          \
         ember_store8_sse41(out + (size_t)(i) * out_stride,                                                     \
-                           ember_pack8_sse41(ember_requant_sse41(x0, m0, l0, r0, zp, lo, hi),                  \
-                                             ember_requant_sse41(x1, m1, l1, r1, zp, lo, hi)),                 \
+                           ember_pack8_sse41(ember_requant_sse41(x0, hdr, 8, 0, zp, lo, hi),                   \
+                                             ember_requant_sse41(x1, hdr, 8, 4, zp, lo, hi)),                  \
                            nr_valid);
     EMBER_ROW(0, c00, c01)
     EMBER_ROW(1, c10, c11)

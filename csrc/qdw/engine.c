@@ -1,8 +1,9 @@
 /* DEPTHWISE_CONV_2D (depth multiplier 1) on a prepacked micro-kernel (see
  * ember/qconv.h). For each output pixel the engine builds the list of tap
  * rows (padding taps point at a row of input zero points, so with the zero
- * point folded into the bias every tap is a plain product) and the kernel
- * runs all channel blocks. Tasks split output pixels. */
+ * point folded into the bias every tap is a plain product); the kernel runs
+ * a whole output row per call, all channel blocks. Tasks split output rows. */
+#include <stddef.h>
 #include <string.h>
 
 #include "qconv/packed.h"
@@ -17,7 +18,8 @@ static void ember_qdw_sizes(const ember_conv_geom *g, const ember_dwconv_ukernel
     h->blocks_offset = (int64_t)ember_align_up(sizeof(ember_qpack_header), EMBER_QPACK_ALIGN);
     h->zp_row_offset = h->blocks_offset + h->nblocks * h->block_bytes;
     h->total_bytes = (int64_t)ember_align_up((size_t)(h->zp_row_offset + g->in_c), EMBER_QPACK_ALIGN);
-    h->scratch_per_thread = (int64_t)ember_align_up((size_t)tp * sizeof(const int8_t *), EMBER_QPACK_ALIGN);
+    h->scratch_per_thread =
+        (int64_t)ember_align_up((size_t)tp * (size_t)g->out_w * sizeof(const int8_t *), EMBER_QPACK_ALIGN);
 }
 
 static ember_status ember_qdw_check(const ember_conv_geom *g) {
@@ -69,17 +71,14 @@ ember_status ember_qdw_pack(const ember_conv_geom *g, ember_isa isa, const int8_
         uint8_t *blk = base + h.blocks_offset + cb * h.block_bytes;
         memset(blk, 0, (size_t)h.block_bytes);
         int32_t *hb = (int32_t *)blk;
-        int16_t *w = (int16_t *)(blk + 16 * cr);
+        int16_t *w = (int16_t *)(blk + 4 * EMBER_QHDR_WORDS * cr);
         for (int l = 0; l < cr; ++l) {
             const int64_t c = cb * cr + uk->lane_channel[l];
             if (c >= C) continue;
             int64_t wsum = 0;
             for (int64_t t = 0; t < h.k; ++t) wsum += filter[t * C + c];
             const int64_t b = (bias ? (int64_t)bias[c] : 0) - (int64_t)g->input_zero_point * wsum;
-            hb[l] = (int32_t)(uint32_t)(uint64_t)b;
-            hb[cr + l] = mult[c];
-            hb[2 * cr + l] = shift[c] > 0 ? shift[c] : 0;
-            hb[3 * cr + l] = shift[c] > 0 ? 0 : -shift[c];
+            ember_qhdr_set(hb, cr, l, (int32_t)(uint32_t)(uint64_t)b, mult[c], shift[c]);
             for (int64_t t = 0; t < h.k; ++t) w[((t / tr) * cr + l) * tr + (t % tr)] = filter[t * C + c];
         }
     }
@@ -96,33 +95,53 @@ typedef struct {
     const int8_t *input;
     int8_t *output;
     uint8_t *scratch;
-    int64_t pixels;
+    int64_t rows; /* batch * out_h */
 } ember_qdw_job;
 
-static void ember_qdw_task(void *ctx, int task, int ntasks) {
+static void ember_qdw_task(void *ctx, int task, int ntasks, int thread) {
     const ember_qdw_job *j = (const ember_qdw_job *)ctx;
     const ember_conv_geom *g = &j->h->g;
-    const int64_t p0 = j->pixels * task / ntasks, p1 = j->pixels * (task + 1) / ntasks;
-    const int8_t **taps = (const int8_t **)(void *)(j->scratch + (size_t)task * (size_t)j->h->scratch_per_thread);
-    const int64_t hw = (int64_t)g->out_h * g->out_w;
-    const size_t C = (size_t)g->in_c;
-    for (int64_t t = j->h->k; t < j->h->kp; ++t) taps[t] = j->zp_row;
-    for (int64_t p = p0; p < p1; ++p) {
-        const int64_t b = p / hw, r = p % hw;
-        const int32_t oy = (int32_t)(r / g->out_w), ox = (int32_t)(r % g->out_w);
-        const int32_t iy0 = oy * g->stride_h - g->pad_top, ix0 = ox * g->stride_w - g->pad_left;
+    const int64_t r0 = j->rows * task / ntasks, r1 = j->rows * (task + 1) / ntasks;
+    const int8_t **taps = (const int8_t **)(void *)(j->scratch + (size_t)thread * (size_t)j->h->scratch_per_thread);
+    const size_t C = (size_t)g->in_c, tp = (size_t)j->h->kp;
+    for (int32_t ox = 0; ox < g->out_w; ++ox)
+        for (size_t t = (size_t)j->h->k; t < tp; ++t) taps[(size_t)ox * tp + t] = j->zp_row;
+    /* Offsets of the taps from the top-left tap (interior pixels). */
+    enum { MAX_TAP_OFF = 64 };
+    ptrdiff_t tap_off[MAX_TAP_OFF];
+    int ntap_off = 0;
+    if ((int64_t)g->kernel_h * g->kernel_w <= MAX_TAP_OFF) {
+        for (int32_t ky = 0; ky < g->kernel_h; ++ky)
+            for (int32_t kx = 0; kx < g->kernel_w; ++kx)
+                tap_off[ntap_off++] =
+                    ((ptrdiff_t)ky * g->dilation_h * g->in_w + (ptrdiff_t)kx * g->dilation_w) * (ptrdiff_t)C;
+    }
+    for (int64_t row = r0; row < r1; ++row) {
+        const int64_t b = row / g->out_h;
+        const int32_t oy = (int32_t)(row % g->out_h);
+        const int32_t iy0 = oy * g->stride_h - g->pad_top;
         const int8_t *img = j->input + (size_t)b * g->in_h * g->in_w * C;
-        int t = 0;
-        for (int32_t ky = 0; ky < g->kernel_h; ++ky) {
-            const int32_t iy = iy0 + ky * g->dilation_h;
-            for (int32_t kx = 0; kx < g->kernel_w; ++kx, ++t) {
-                const int32_t ix = ix0 + kx * g->dilation_w;
-                taps[t] = (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
-                              ? j->zp_row
-                              : img + ((size_t)iy * g->in_w + ix) * C;
+        const int rows_inside = iy0 >= 0 && iy0 + (g->kernel_h - 1) * g->dilation_h < g->in_h;
+        for (int32_t ox = 0; ox < g->out_w; ++ox) {
+            const int32_t ix0 = ox * g->stride_w - g->pad_left;
+            const int8_t **pt = taps + (size_t)ox * tp;
+            if (rows_inside && ntap_off > 0 && ix0 >= 0 && ix0 + (g->kernel_w - 1) * g->dilation_w < g->in_w) {
+                /* interior pixel: every tap is inside, no checks */
+                const int8_t *base = img + ((size_t)iy0 * g->in_w + (size_t)ix0) * C;
+                for (int t = 0; t < ntap_off; ++t) pt[t] = base + tap_off[t];
+                continue;
+            }
+            for (int32_t ky = 0; ky < g->kernel_h; ++ky) {
+                const int32_t iy = iy0 + ky * g->dilation_h;
+                const int row_ok = iy >= 0 && iy < g->in_h;
+                const int8_t *line = row_ok ? img + (size_t)iy * g->in_w * C : j->zp_row;
+                for (int32_t kx = 0; kx < g->kernel_w; ++kx) {
+                    const int32_t ix = ix0 + kx * g->dilation_w;
+                    *pt++ = (row_ok && ix >= 0 && ix < g->in_w) ? line + (size_t)ix * C : j->zp_row;
+                }
             }
         }
-        j->uk->run(C, (size_t)j->h->kp, taps, j->blocks, j->output + (size_t)p * C, &g->os);
+        j->uk->run((size_t)g->out_w, C, tp, taps, j->blocks, j->output + (size_t)row * g->out_w * C, &g->os);
     }
 }
 
@@ -135,8 +154,13 @@ ember_status ember_qdw_run(const void *packed, const int8_t *input, int8_t *outp
     if (!uk || !ember_isa_available((ember_isa)h->isa)) return EMBER_ERR_UNSUPPORTED;
     const int64_t per = h->scratch_per_thread;
     if (!scratch || scratch_bytes < (size_t)per) return EMBER_ERR_NO_MEMORY;
+    /* Each pool thread needs its own scratch slice; a pool larger than the
+     * scratch was sized for runs the op on the calling thread alone. */
     int threads = ember_threadpool_size(pool);
-    if ((int64_t)scratch_bytes / per < threads) threads = (int)((int64_t)scratch_bytes / per);
+    if ((int64_t)scratch_bytes / per < threads) {
+        threads = 1;
+        pool = NULL;
+    }
     ember_qdw_job j;
     j.h = h;
     j.uk = uk;
@@ -145,8 +169,9 @@ ember_status ember_qdw_run(const void *packed, const int8_t *input, int8_t *outp
     j.input = input;
     j.output = output;
     j.scratch = (uint8_t *)scratch;
-    j.pixels = (int64_t)h->g.batch * h->g.out_h * h->g.out_w;
-    int ntasks = threads < j.pixels ? threads : (int)j.pixels;
-    ember_threadpool_run(ntasks > 1 ? pool : NULL, ember_qdw_task, &j, ntasks);
+    j.rows = (int64_t)h->g.batch * h->g.out_h;
+    const int64_t want = threads > 1 ? 4 * (int64_t)threads : 1;
+    const int ntasks = (int)(j.rows < want ? j.rows : want);
+    ember_threadpool_run(threads > 1 ? pool : NULL, ember_qdw_task, &j, ntasks);
     return EMBER_OK;
 }

@@ -57,7 +57,10 @@ class Link:
     def subscribe(self, topic, callback):
         self.subs[topic] = callback
         if self.connected:
-            self._sub(topic)
+            try:
+                self._sub(topic)
+            except (OSError, MQTTError) as e:
+                self._lost(e)  # resubscribed after the reconnect
 
     def send_data(self, payload):
         """Queue a data message (QoS 1). Never blocks; when the buffer is full
@@ -71,7 +74,10 @@ class Link:
             self.control.pop(0)
         self.control.append((topic, payload, retain))
         if self.connected:
-            self._flush_control()
+            try:
+                self._flush_control()
+            except (OSError, MQTTError) as e:
+                self._lost(e)  # kept in ``control``, sent after the reconnect
 
     @property
     def dropped(self):

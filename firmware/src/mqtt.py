@@ -10,10 +10,11 @@ clears a socket's timeout when ``setblocking(True)`` is called (and after
 ``ssl.wrap_socket``), so a timeout set once at connect time cannot be relied
 on. Runs under MicroPython and CPython.
 """
+import select
 import socket
 import struct
 
-from compat import const, is_timeout, ticks_ms
+from compat import const, is_timeout, sleep_ms, ticks_diff, ticks_ms
 
 CONNECT = const(0x10)
 CONNACK = const(0x20)
@@ -77,6 +78,7 @@ class Client:
         self.will = None
         self.sock = None
         self._raw = None  # the plain socket under TLS, where timeouts are set
+        self._poller = None
         self.last_tx = 0
         self.last_rx = 0
         self.on_message = _no_message  # (topic: str, payload: bytes, retained: bool)
@@ -102,11 +104,13 @@ class Client:
         off = 0
         sock = self._socks()[0]
         w = getattr(sock, "send", None) or sock.write
+        t0 = ticks_ms()
         while off < len(data):
             self._arm(self.timeout)
             n = w(mv[off:])
-            if not n:
-                raise OSError(110)  # would-block without progress: treat as timeout
+            if not n:  # TLS "want write/read": retry until the timeout, never forever
+                self._stalled(t0)
+                continue
             off += n
         self.last_tx = ticks_ms()
 
@@ -114,14 +118,23 @@ class Client:
         sock = self._socks()[0]
         r = getattr(sock, "recv", None) or sock.read
         out = b""
+        t0 = ticks_ms()
         while len(out) < n:
             self._arm(self.timeout)
             chunk = r(n - len(out))
+            if chunk is None:  # TLS record not complete yet
+                self._stalled(t0)
+                continue
             if not chunk:
                 raise OSError(104)  # peer closed (ECONNRESET)
             out += chunk
         self.last_rx = ticks_ms()
         return out
+
+    def _stalled(self, t0):
+        if ticks_diff(ticks_ms(), t0) >= self.timeout * 1000:
+            raise OSError(110)  # ETIMEDOUT
+        sleep_ms(1)
 
     # --- connection ------------------------------------------------------
     def connect(self, clean_session=True):
@@ -137,6 +150,11 @@ class Client:
             raw.connect(addr)
             if self.ssl_context is not None:
                 self.sock = self.ssl_context.wrap_socket(raw, server_hostname=self.host)
+            try:
+                self._poller = select.poll()
+                self._poller.register(self.sock, select.POLLIN)
+            except (TypeError, ValueError, AttributeError, OSError):
+                self._poller = None  # objects without a file descriptor (test fakes)
             flags = 0x02 if clean_session else 0
             payload = _str(self.client_id)
             if self.will:
@@ -170,6 +188,7 @@ class Client:
                 pass
         self.sock = None
         self._raw = None
+        self._poller = None
 
     def disconnect(self):
         if self.sock is not None:
@@ -201,9 +220,20 @@ class Client:
     # --- packets in ------------------------------------------------------
     def poll(self, wait_ms=0):
         """Read and dispatch at most one incoming packet, waiting at most
-        ``wait_ms`` for it to start. Returns the packet type or None."""
-        self._arm(wait_ms / 1000 if wait_ms > 0 else 0)
+        ``wait_ms`` for it to start. Returns the packet type or None.
+
+        The wait is a ``select.poll`` followed by a non-blocking read: a read
+        that times out inside TLS leaves MicroPython's mbedTLS socket unusable,
+        a non-blocking one (EAGAIN) does not."""
         sock = self._socks()[0]
+        if wait_ms > 0:
+            pending = getattr(sock, "pending", None)  # CPython TLS: bytes already decrypted
+            if not (pending and pending()):
+                if self._poller is not None:
+                    self._poller.poll(wait_ms)
+                else:
+                    sleep_ms(wait_ms)
+        self._arm(0)
         r = getattr(sock, "recv", None) or sock.read
         try:
             first = r(1)

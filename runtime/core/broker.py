@@ -158,6 +158,37 @@ class _Message:
     payload: bytes
     qos: int
     retain: bool = False
+    props: bytes = b""          # MQTT 5 publish properties forwarded to MQTT 5 subscribers
+
+
+# MQTT 5 PUBLISH properties: id -> kind. Forwarded: all but topic alias and subscription id.
+_PROPS = {0x01: 1, 0x02: 4, 0x03: "s", 0x08: "s", 0x09: "s", 0x0B: "v", 0x23: 2, 0x26: "ss"}
+
+
+def forwardable_properties(props: bytes) -> bytes:
+    """The PUBLISH properties a broker passes on; b"" when they cannot be parsed."""
+    r, out = _Reader(props), bytearray()
+    try:
+        while r.pos < len(props):
+            start = r.pos
+            pid = r.varint()
+            kind = _PROPS.get(pid)
+            if kind is None:
+                return b""
+            if kind == "v":
+                r.varint()
+            elif kind in ("s", "ss"):
+                for _ in kind:
+                    r.bytes_()
+            else:
+                if r.pos + kind > len(props):
+                    return b""
+                r.pos += kind
+            if pid not in (0x0B, 0x23):
+                out += props[start:r.pos]
+    except ProtocolError:
+        return b""
+    return bytes(out)
 
 
 @dataclass
@@ -200,7 +231,7 @@ class _Connection:
         if qos:
             body += struct.pack("!H", pid)
         if self.v5:
-            body += b"\x00"
+            body += _varint(len(msg.props)) + msg.props
         flags = (8 if dup else 0) | (qos << 1) | (1 if retain else 0)
         self.send(_packet(PUBLISH, flags, body + msg.payload))
 
@@ -404,8 +435,7 @@ class EmbeddedBroker:
             raise ProtocolError("PUBLISH with QoS 3")
         topic = r.bytes_().decode("utf-8", "replace")
         pid = r.u16() if qos else 0
-        if conn.v5:
-            r.skip_properties()
+        props = forwardable_properties(r.skip_properties()) if conn.v5 else b""
         payload = r.rest()
         if not topic or "+" in topic or "#" in topic:
             raise ProtocolError(f"invalid topic name {topic!r}")
@@ -413,10 +443,10 @@ class EmbeddedBroker:
         if qos == 2:
             if pid not in conn.inbound_qos2:
                 conn.inbound_qos2.add(pid)
-                self._publish(_Message(topic, payload, 1, retain))
+                self._publish(_Message(topic, payload, 1, retain, props))
             conn.send(_packet(PUBREC, 0, struct.pack("!H", pid)))
             return
-        self._publish(_Message(topic, payload, qos, retain))
+        self._publish(_Message(topic, payload, qos, retain, props))
         if qos == 1:
             conn.send(_packet(PUBACK, 0, struct.pack("!H", pid)))
 
@@ -506,7 +536,7 @@ class EmbeddedBroker:
             s.queue.popleft()
             s.dropped += 1
             self.stats["dropped"] += 1
-        s.queue.append(_Message(msg.topic, msg.payload, 1, retain))
+        s.queue.append(_Message(msg.topic, msg.payload, 1, retain, msg.props))
         self._pump(s)
 
     def _pump(self, s: _Session) -> None:

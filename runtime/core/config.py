@@ -64,7 +64,7 @@ class ModelRoute:
 class UplinkConfig:
     host: str = ""                 # "" = no uplink
     port: int = 1883
-    protocol: int = 4
+    protocol: int = 5              # 5: message id in the MQTT 5 user property ember-msg-id; 4: id as the first payload line
     client_id: str = ""
     username: str = ""
     password: str = ""

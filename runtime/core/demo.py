@@ -57,9 +57,9 @@ def _import_firmware():
 @dataclass
 class NodeRun:
     name: str
-    fault_windows: list                 # [(start_s, end_s)] of the injected bearing fault
+    fault_windows: list                 # [(start_s, end_s, fault)] of injected faults
     steps: int = 0
-    sent: dict = field(default_factory=dict)       # seq -> (monotonic send time, fault active)
+    sent: dict = field(default_factory=dict)       # seq -> (monotonic send time, fault or None)
     raw_samples: int = 0
     messages: int = 0
     dropped: int = 0
@@ -135,13 +135,14 @@ def run_demo(duration: float = 20.0, nodes: int = 3, rate_hz: float = 10.0, mode
             node = r.get("node")
             for row in rows:
                 bad = _anomalous(row, labels)
+                label = row.get("label", "anomaly" if bad else "normal")
                 with lock:
-                    results[(node, row.get("seq"))] = (now, bad, row.get("score"))
-                    changed = state.get(node, False) != bad
-                    state[node] = bad
+                    results[(node, row.get("seq"))] = (now, bad, label)
+                    changed = state.get(node, labels[0]) != label
+                    state[node] = label
                 if changed:   # print onsets and recoveries, not every message
-                    what = "ANOMALY detected" if bad else "back to normal  "
-                    say(f"  [{now - t0:6.2f}s] {node}: {what}  score {row.get('score', 0):.2f}  "
+                    what = f"ANOMALY {label}" if bad else f"back to {label}"
+                    say(f"  [{now - t0:6.2f}s] {node}: {what:24s} score {row.get('score', 0):.2f}  "
                         f"(seq {row.get('seq')}, {r.get('latency_ms', 0):.1f} ms in core)")
 
         listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="ember-demo-listener")
@@ -153,13 +154,17 @@ def run_demo(duration: float = 20.0, nodes: int = 3, rate_hz: float = 10.0, mode
         listener.loop_start()
         subscribed.wait(10)
 
-        # fault schedule: node i has a bearing fault during one slice of the run (node 1 stays healthy)
+        # fault schedule: node i > 0 has one fault during its own slice of the run (node 1 stays
+        # healthy); even nodes a bearing fault, odd ones a sensor fault (dropout) when the model
+        # knows sensor faults, else a bearing fault too
+        sensor_ok = any("sensor" in lb for lb in labels)
         for i, name in enumerate(names):
             windows = []
             if i > 0:
                 span = duration / (nodes + 1)
                 start = span * i
-                windows.append((start, start + span * 0.8))
+                kind = "dropout" if (i % 2 == 0 and sensor_ok) else "bearing"
+                windows.append((start, start + span * 0.8, kind))
             runs.append(NodeRun(name, windows))
 
         t0 = time.monotonic()
@@ -167,8 +172,8 @@ def run_demo(duration: float = 20.0, nodes: int = 3, rate_hz: float = 10.0, mode
             f"{model_path.name} ({core.models['vibration'].version}), {nodes} simulated nodes at {rate_hz:g} Hz "
             f"for {duration:g}s")
         for r in runs:
-            say(f"  {r.name}: bearing fault injected at " +
-                (", ".join(f"{a:.1f}-{b:.1f}s" for a, b in r.fault_windows) or "never (healthy)"))
+            say(f"  {r.name}: " + (", ".join(f"{k} fault at {a:.1f}-{b:.1f}s" for a, b, k in r.fault_windows)
+                                   or "healthy"))
 
         def node_loop(idx: int, r: NodeRun) -> None:
             link = Link(r.name, broker.host, broker.port, prefix=cfg.prefix, buffer_size=256, max_inflight=16)
@@ -189,11 +194,12 @@ def run_demo(duration: float = 20.0, nodes: int = 3, rate_hz: float = 10.0, mode
                 if now - next_t > period:
                     next_t = now + period
                 tt = now - t0
-                faulty = any(a <= tt < b for a, b in r.fault_windows)
-                if faulty and "bearing" not in vib.faults:
-                    vib.inject("bearing")
-                elif not faulty and "bearing" in vib.faults:
-                    vib.inject("bearing", False)
+                faulty = next((k for a, b, k in r.fault_windows if a <= tt < b), None)
+                for k in list(vib.faults):
+                    if k != faulty:
+                        vib.inject(k, False)
+                if faulty and faulty not in vib.faults:
+                    vib.inject(faulty)
                 seq = node.seq
                 msg = node.step()
                 window = len(node.bufs.get("vib", ())) or window
@@ -251,7 +257,7 @@ def run_demo(duration: float = 20.0, nodes: int = 3, rate_hz: float = 10.0, mode
 
 def _summarize(runs, results, core) -> dict:
     lat = []
-    tp = fp = fn = tn = missing = 0
+    tp = fp = fn = tn = missing = typed = 0
     per_node = {}
     for r in runs:
         flagged = 0
@@ -265,6 +271,8 @@ def _summarize(runs, results, core) -> dict:
                 flagged += 1
             if faulty and res[1]:
                 tp += 1
+                want = "sensor" if faulty in ("dropout", "stuck") else "bearing"
+                typed += want in str(res[2])
             elif faulty:
                 fn += 1
             elif res[1]:
@@ -273,6 +281,7 @@ def _summarize(runs, results, core) -> dict:
                 tn += 1
         per_node[r.name] = {"messages": r.messages, "raw_samples": r.raw_samples, "flagged": flagged,
                             "faulty_messages": sum(1 for _, f in r.sent.values() if f),
+                            "faults": sorted({k for _, _, k in r.fault_windows}),
                             "dropped": r.dropped, "config_applied": r.config_applied}
     messages = sum(r.messages for r in runs)
     raw = sum(r.raw_samples for r in runs)
@@ -283,7 +292,7 @@ def _summarize(runs, results, core) -> dict:
         "reduction": round(raw / messages, 1) if messages else 0.0,
         "results": len([1 for r in runs for s in r.sent if (r.name, s) in results]), "missing_results": missing,
         "anomalies_injected": injected, "anomalies_flagged": tp + fp, "true_positives": tp,
-        "false_positives": fp, "missed": fn, "true_negatives": tn,
+        "false_positives": fp, "missed": fn, "true_negatives": tn, "right_fault_type": typed,
         "recall": round(tp / injected, 3) if injected else None,
         "precision": round(tp / (tp + fp), 3) if tp + fp else None,
         "latency_ms_p50": round(float(np.percentile(lat_ms, 50)), 2),
@@ -299,6 +308,7 @@ def _print_summary(s: dict, say) -> None:
         f"(raw samples {s['raw_samples']}: {s['reduction']:g}x fewer messages than samples)")
     say(f"  results            {s['results']} ({s['missing_results']} missing)")
     say(f"  anomalies          flagged {s['anomalies_flagged']}, injected {s['anomalies_injected']} "
-        f"(caught {s['true_positives']}, missed {s['missed']}, false alarms {s['false_positives']})")
+        f"(caught {s['true_positives']}, {s['right_fault_type']} with the right fault type; "
+        f"missed {s['missed']}, false alarms {s['false_positives']})")
     say(f"  latency            p50 {s['latency_ms_p50']:.1f} ms, p99 {s['latency_ms_p99']:.1f} ms "
         "(node send -> result received)")

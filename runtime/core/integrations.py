@@ -53,20 +53,25 @@ class Uplink:
             prefix += "/"
         self.sender = UplinkSender(self.outbox, u.host, u.port, client_id=u.client_id or f"ember-uplink-{cfg.id}",
                                    tls=_tls(u.tls_ca, u.tls_cert, u.tls_key), username=u.username or None,
-                                   password=u.password or None, topic_prefix=prefix)
+                                   password=u.password or None, topic_prefix=prefix,
+                                   protocol=u.protocol)
         self.core = core
         self.sender.start()
 
-    def put(self, items: list) -> None:
+    def put(self, items: list) -> bool:
+        """Store results durably; False when the outbox refused them (then the node messages
+        are not acknowledged: the broker redelivers them after the next reconnection)."""
         from .outbox import OutboxError, OutboxFullError
         try:
             self.outbox.put_many(items)
+            return True
         except OutboxFullError as e:
             self.core.counters["uplink_rejected"] += len(items)
             self.core._warn("uplink_rejected", "outbox full (overflow policy reject-new): %s", e)
         except OutboxError as e:
             self.core.counters["uplink_rejected"] += len(items)
             self.core._warn("uplink_rejected", "outbox refused %d results: %s", len(items), e)
+        return False
 
     def status(self) -> dict:
         st = self.outbox.stats()

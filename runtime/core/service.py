@@ -206,6 +206,8 @@ class Core:
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         c.on_subscribe = self._on_subscribe
+        c.on_connect_fail = lambda client, userdata: self._warn(
+            "broker_unreachable", "cannot connect to the broker at %s:%s; retrying", self.broker_host, self.broker_port)
         return c
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
@@ -367,15 +369,33 @@ class Core:
                 self._bad(e.kind, node, str(e))
                 continue
             self.counters["readings"] += r.count
-            seqs, ts = (r.seqs, r.ts) if isinstance(r, Block) else ([r.seq], [r.t])
+            block = isinstance(r, Block)
+            seqs, ts = (r.seqs, r.ts) if block else ([r.seq], [r.t])
             for name in routes:
-                try:
-                    groups[name].append((i, seqs, ts, models[name].vectors(r)))
+                try:   # binary blocks are quantized here; JSON rows all at once below
+                    groups[name].append([i, seqs, ts, models[name].vectors(r) if block else models[name].floats(r),
+                                         block])
                 except BadInput as e:
                     self._bad(e.kind, node, str(e))
         results = {}                                   # (item index, model) -> [result dict]
-        for name, blocks in groups.items():
+        for name, blocks in list(groups.items()):
+            if not blocks:
+                continue
             model = models[name]
+            floats = [b for b in blocks if not b[4]]
+            if floats:
+                q, ok = model.quantize_rows([b[3] for b in floats])
+                rows_q = iter(q)
+                for b, good in zip(floats, ok.tolist()):
+                    if good:
+                        b[3] = next(rows_q).reshape(1, -1)
+                    else:
+                        b[3] = None
+                        self._bad("bad_payload", items[b[0]][0].rsplit("/", 2)[-2],
+                                  f"model {name}: values must be finite numbers")
+                blocks = [b for b in blocks if b[3] is not None]
+                if not blocks:
+                    continue
             x = blocks[0][3] if len(blocks) == 1 else np.concatenate([b[3] for b in blocks])
             owners = [b[0] for b in blocks for _ in range(b[3].shape[0])]
             rows = []
@@ -406,7 +426,7 @@ class Core:
                 model.requests += n
                 rows.extend(model.interpret(raw))
             j = 0
-            for i, seqs, ts, xb in blocks:
+            for i, seqs, ts, xb, _ in blocks:
                 out = []
                 for seq, t in zip(seqs, ts):
                     res = rows[j]
@@ -416,10 +436,10 @@ class Core:
                         out.append(res)
                 if out:
                     results[(i, name)] = out
-        self._publish_results(items, results, models)
-        self._ack(items)
+        if self._publish_results(items, results, models):
+            self._ack(items)
 
-    def _publish_results(self, items: list, results: dict, models: dict) -> None:
+    def _publish_results(self, items: list, results: dict, models: dict) -> bool:
         qos = self.cfg.result_qos
         done = time.monotonic()
         outgoing = []
@@ -443,8 +463,9 @@ class Core:
             data = json.dumps(msg, separators=(",", ":"))
             self.counters["results"] += len(rows)
             outgoing.append((out_topic, msg, data))
+        stored = True
         if self.uplink is not None and outgoing:    # durable before the node message is acknowledged
-            self.uplink.put([(t, d.encode(), 1) for t, _, d in outgoing])
+            stored = self.uplink.put([(t, d.encode(), 1) for t, _, d in outgoing])
         for out_topic, msg, data in outgoing:
             try:
                 info = self.client.publish(out_topic, data, qos)
@@ -455,6 +476,7 @@ class Core:
                 self._warn("publish_error", "%s: %s", out_topic, e)
             if self.result_hook is not None:
                 self.result_hook(out_topic, msg)
+        return stored
 
     def _ack(self, items: list) -> None:
         gen = self._gen

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from . import register
 from .base import OpContext
-from .nn_util import (act_range_checked, activation, bias_data, channel_multipliers, const_weights, int_option,
-                      out_size, pad_before, padding, per_tensor_q, weight_scales)
+from .nn_util import (act_range_checked, activation, bias_data, channel_multipliers, check_spatial, const_weights,
+                      int_option, out_size, pad_before, padding, per_tensor_q, weight_scales)
 
 
 @register("CONV_2D")
@@ -35,6 +35,8 @@ def build_conv_2d(op: OpContext) -> None:
     dh, dw = int_option(op, "dilation_h_factor", 1), int_option(op, "dilation_w_factor", 1)
     oh, ow = out_size(pad, h, kh, sh, dh), out_size(pad, wd, kw, sw, dw)
     op.require(oh > 0 and ow > 0, f"filter {kh}x{kw} (dilation {dh}x{dw}) does not fit input {h}x{wd} with VALID padding")
+    check_spatial(op, kh, dh, sh, oh, "vertical")
+    check_spatial(op, kw, dw, sw, ow, "horizontal")
     op.require(tuple(y.shape) == (n, oh, ow, oc),
                f"output {y.describe()} should have shape {[n, oh, ow, oc]} for {pad} padding, stride {sh}x{sw}")
 

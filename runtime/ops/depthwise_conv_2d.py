@@ -1,13 +1,14 @@
 """DEPTHWISE_CONV_2D builder: int8 input/output, int8 symmetric 1HWC weights
 (per-channel along dimension 3, or per-tensor), optional int32 bias,
-depth_multiplier = output channels / input channels. Emits the C record of
+depth_multiplier = output channels / input channels (the option is ignored, as
+LiteRT ignores it). Emits the C record of
 csrc/include/ember/ops/depthwise_conv_2d.h."""
 from __future__ import annotations
 
 from . import register
 from .base import OpContext
-from .nn_util import (act_range_checked, activation, bias_data, channel_multipliers, const_weights, int_option,
-                      out_size, pad_before, padding, per_tensor_q, weight_scales)
+from .nn_util import (act_range_checked, activation, bias_data, channel_multipliers, check_spatial, const_weights,
+                      int_option, out_size, pad_before, padding, per_tensor_q, weight_scales)
 
 
 @register("DEPTHWISE_CONV_2D")
@@ -27,9 +28,8 @@ def build_depthwise_conv_2d(op: OpContext) -> None:
     one, kh, kw, oc = w.shape
     op.require(one == 1, f"filter {w.describe()} must have shape [1, kh, kw, channels]")
     op.require(oc % c == 0, f"filter channels {oc} are not a multiple of the input channels {c}")
+    # LiteRT derives the multiplier from the shapes and ignores the (redundant) option.
     dm = oc // c
-    dm_opt = int_option(op, "depth_multiplier", dm, lo=0)
-    op.require(dm_opt in (0, dm), f"depth_multiplier {dm_opt} disagrees with input channels {c} and filter channels {oc}")
 
     pad = padding(op)
     act = activation(op)
@@ -37,10 +37,13 @@ def build_depthwise_conv_2d(op: OpContext) -> None:
     dh, dw = int_option(op, "dilation_h_factor", 1), int_option(op, "dilation_w_factor", 1)
     oh, ow = out_size(pad, h, kh, sh, dh), out_size(pad, wd, kw, sw, dw)
     op.require(oh > 0 and ow > 0, f"filter {kh}x{kw} (dilation {dh}x{dw}) does not fit input {h}x{wd} with VALID padding")
+    check_spatial(op, kh, dh, sh, oh, "vertical")
+    check_spatial(op, kw, dw, sw, ow, "horizontal")
     op.require(tuple(y.shape) == (n, oh, ow, oc),
                f"output {y.describe()} should have shape {[n, oh, ow, oc]} for {pad} padding, stride {sh}x{sw}")
 
-    w_scales = weight_scales(op, w, oc, axis=3)
+    # LiteRT's int8 depthwise kernel assumes symmetric weights and ignores their zero points.
+    w_scales = weight_scales(op, w, oc, axis=3, zero_points="ignore")
     bias = bias_data(op, b, oc)
     mult, shift = channel_multipliers(op, in_scale, w_scales, out_scale)
     lo, hi = act_range_checked(op, act, out_scale, out_zp)

@@ -1,6 +1,6 @@
 """FULLY_CONNECTED builder: int8 input of any rank viewed as [batches, depth]
-(TFLite's reshaping), int8 [units, depth] weights (per-channel symmetric, or
-per-tensor with any zero point), optional int32 bias, keep_num_dims. Emits the C record of
+(TFLite's reshaping), int8 [units, depth] weights (per-channel, zero points
+ignored as LiteRT does, or per-tensor with the zero point applied), optional int32 bias, keep_num_dims. Emits the C record of
 csrc/include/ember/ops/fully_connected.h in its double-requantization mode
 (requant 1): LiteRT's reference int8 FULLY_CONNECTED rescales each
 accumulator as round(acc * (double)in_scale * (double)w_scale / (double)out_scale)
@@ -42,11 +42,10 @@ def build_fully_connected(op: OpContext) -> None:
     op.require(tuple(y.shape) == want, f"output {y.describe()} should have shape {list(want)}")
 
     act = activation(op)
-    # Per-tensor weights may be asymmetric (LiteRT applies -zero_point as weights_offset); per-channel
-    # weights must be symmetric (LiteRT's per-channel path ignores the zero point).
-    w_scales = weight_scales(op, w, units, axis=0, allow_per_tensor_zero_point=True)
+    # Per-tensor weights may be asymmetric: LiteRT applies -zero_point as weights_offset. Its
+    # per-channel path assumes symmetric weights and ignores the zero points; so do we.
+    w_scales = weight_scales(op, w, units, axis=0, zero_points="per_tensor" if w.scale.size == 1 else "ignore")
     w_zp = int(w.zero_point[0]) if w.scale.size == 1 and w.zero_point.size >= 1 else 0
-    op.require(-128 <= w_zp <= 127, f"weights {w.describe()} have zero point {w_zp} outside int8")
     bias = bias_data(op, b, units)
     if bias is not None and w.scale.size == 1 and bias.scale.size == 1:
         # TFLite GetQuantizedConvolutionMultipler's consistency check of the bias scale.

@@ -78,6 +78,16 @@ def out_size(padding_: str, image: int, filt: int, stride: int, dilation: int = 
     return (image + stride - eff) // stride
 
 
+SPATIAL_LIMIT = 1 << 28  # EMBER_SPATIAL_LIMIT in csrc/include/ember/ops/nhwc.h
+
+
+def check_spatial(op: OpContext, filt: int, dilation: int, stride: int, out: int, what: str) -> None:
+    """The C kernels' bound on (filter - 1) * dilation + (out - 1) * stride."""
+    span = (filt - 1) * dilation + (out - 1) * stride
+    op.require(span <= SPATIAL_LIMIT, f"{what} span {span} (filter {filt}, dilation {dilation}, stride {stride}, "
+                                      f"{out} outputs) exceeds {SPATIAL_LIMIT}")
+
+
 def pad_before(stride: int, dilation: int, image: int, filt: int, out: int) -> int:
     """TFLite ComputePaddingWithOffset's leading (top/left) padding."""
     eff = (filt - 1) * dilation + 1
@@ -95,9 +105,13 @@ def const_weights(op: OpContext, w: Tensor, rank: int, what: str = "filter") -> 
 
 
 def weight_scales(op: OpContext, w: Tensor, channels: int, axis: int, allow_per_channel: bool = True,
-                  allow_per_tensor_zero_point: bool = False) -> np.ndarray:
-    """Per-output-channel float32 weight scales (broadcast when per-tensor); checks symmetric zero
-    points (a per-tensor zero point may be nonzero when allow_per_tensor_zero_point)."""
+                  zero_points: str = "reject") -> np.ndarray:
+    """Per-output-channel float32 weight scales (broadcast when per-tensor).
+
+    zero_points says what nonzero weight zero points do, following LiteRT per op:
+    "reject" (CONV_2D fails on them), "ignore" (DEPTHWISE_CONV_2D and per-channel
+    FULLY_CONNECTED compute as if they were 0) or "per_tensor" (per-tensor
+    FULLY_CONNECTED applies it as weights_offset; the caller reads it)."""
     n = w.scale.size
     op.require(n >= 1, f"filter {w.describe()} is not quantized")
     op.require(n == 1 or (allow_per_channel and n == channels),
@@ -106,9 +120,11 @@ def weight_scales(op: OpContext, w: Tensor, channels: int, axis: int, allow_per_
         op.require(w.quantized_dimension == axis,
                    f"filter {w.describe()} is quantized along dimension {w.quantized_dimension}, expected {axis}")
     op.require(w.zero_point.size in (0, 1, n), f"filter {w.describe()} has {w.zero_point.size} zero points for {n} scales")
-    if not (allow_per_tensor_zero_point and n == 1):
+    if zero_points == "reject":
         op.require(bool(np.all(w.zero_point == 0)),
                    f"filter {w.describe()} must have zero point 0 (symmetric int8 weights)")
+    op.require(bool(np.all((w.zero_point >= -128) & (w.zero_point <= 127))),
+               f"filter {w.describe()} has a zero point outside int8")
     s = np.asarray(w.scale, np.float64).astype(np.float32)
     op.require(bool(np.all(np.isfinite(s))) and bool(np.all(s > 0)), f"filter {w.describe()} has a non-positive scale")
     return np.broadcast_to(s, (channels,)) if n == 1 else s

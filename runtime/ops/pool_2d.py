@@ -1,11 +1,14 @@
 """AVERAGE_POOL_2D and MAX_POOL_2D builders (int8, NHWC). Pooling does not
-requantize, so input and output must share scale and zero point. Emits the C
-record of csrc/include/ember/ops/pool_2d.h."""
+requantize: like LiteRT, the raw int8 average/maximum is written even when
+the output's scale or zero point differ from the input's (converters never
+produce that), and only the fused-activation clamp uses the output's
+quantization. Emits the C record of csrc/include/ember/ops/pool_2d.h."""
 from __future__ import annotations
 
 from . import register
 from .base import OpContext
-from .nn_util import act_range_checked, activation, int_option, out_size, pad_before, padding, per_tensor_q
+from .nn_util import (act_range_checked, activation, check_spatial, int_option, out_size, pad_before, padding,
+                      per_tensor_q, SPATIAL_LIMIT)
 
 
 def _build_pool(op: OpContext, kernel: str) -> None:
@@ -13,11 +16,8 @@ def _build_pool(op: OpContext, kernel: str) -> None:
     op.require(len(op.outputs) == 1, f"expected 1 output, got {len(op.outputs)}")
     x, y = op.inputs[0], op.outputs[0]
     op.require(x is not None, "missing input")
-    in_scale, in_zp = per_tensor_q(op, x, "input")
+    per_tensor_q(op, x, "input")
     out_scale, out_zp = per_tensor_q(op, y, "output")
-    op.require(in_scale == out_scale and in_zp == out_zp,
-               f"input (scale {in_scale}, zero point {in_zp}) and output (scale {out_scale}, zero point {out_zp}) "
-               "must share quantization")
     op.require(len(x.shape) == 4 and all(d > 0 for d in x.shape), f"input {x.describe()} must be a non-empty NHWC tensor")
     op.require(len(y.shape) == 4, f"output {y.describe()} must have rank 4")
     n, h, w, c = x.shape
@@ -27,6 +27,9 @@ def _build_pool(op: OpContext, kernel: str) -> None:
     fh, fw = int_option(op, "filter_height", 0), int_option(op, "filter_width", 0)
     oh, ow = out_size(pad, h, fh, sh), out_size(pad, w, fw, sw)
     op.require(oh > 0 and ow > 0, f"window {fh}x{fw} does not fit input {h}x{w} with VALID padding")
+    check_spatial(op, fh + 1, 1, sh, oh, "vertical")
+    check_spatial(op, fw + 1, 1, sw, ow, "horizontal")
+    op.require(h * w <= SPATIAL_LIMIT, f"input {h}x{w} has more than {SPATIAL_LIMIT} pixels per channel")
     op.require(tuple(y.shape) == (n, oh, ow, c),
                f"output {y.describe()} should have shape {[n, oh, ow, c]} for {pad} padding, stride {sh}x{sw}")
     lo, hi = act_range_checked(op, act, out_scale, out_zp)

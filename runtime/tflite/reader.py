@@ -206,6 +206,17 @@ _OPTION_ENUMS = {
 _ENUM_NAMES = {field_name: _tflite_enum(enum) for field_name, enum in _OPTION_ENUMS.items()}
 _OPTIONS_CLASSES = _tflite_enum("BuiltinOptions")
 _SKIP_SUFFIXES = ("AsNumpy", "Length", "IsNone", "BufferHasIdentifier")
+# A table with no fields set (vtable at 0, table at 4): every accessor returns its default.
+_EMPTY_TABLE = struct.pack("<HHi", 4, 4, 4)
+
+
+def _expected_options() -> dict:
+    from . import schema
+
+    return {op: union for op, (union, _) in schema.BUILTIN_OPTIONS.items()}
+
+
+_EXPECTED_OPTIONS = _expected_options()
 
 
 def _snake(name: str) -> str:
@@ -449,6 +460,8 @@ def _read(data: bytes, supported: Optional[set]) -> TFLiteModel:
         raise ModelError("subgraph 0 has no outputs")
     if len(set(inputs)) != len(inputs):
         raise ModelError(f"subgraph inputs list a tensor twice: {inputs}")
+    if len(set(outputs)) != len(outputs):
+        raise ModelError(f"subgraph outputs list a tensor twice: {outputs}")
     for i in inputs:
         if tensors[i].is_const:
             raise ModelError(f"model input {tensors[i].describe()} has constant data")
@@ -468,10 +481,15 @@ def _read(data: bytes, supported: Optional[set]) -> TFLiteModel:
             raise ModelError(f"{what}: has no outputs")
         options: dict = {}
         opt_type = ot.scalar(3, _U8, 0)
-        if opt_type != 0:
-            opt = ot.table(4, f"{what} options")
-            if opt is not None:
-                options = _decode_options(opt, opt_type, what)
+        opt = ot.table(4, f"{what} options") if opt_type != 0 else None
+        expected = _EXPECTED_OPTIONS.get(name)
+        if expected is not None and opt_type != 0 and opt_type != expected:
+            raise ModelError(f"{what}: builtin options are {_OPTIONS_CLASSES.get(opt_type, opt_type)}, "
+                             f"expected {_OPTIONS_CLASSES.get(expected, expected)}")
+        if opt is not None:
+            options = _decode_options(opt, opt_type, what)
+        elif expected is not None:  # absent options table: the schema defaults
+            options = _decode_options(_Table(_Bytes(_EMPTY_TABLE), 4, what), expected, what)
         operators.append(Operator(k, name, op_in, op_out, options, int(op_version)))
 
     return TFLiteModel(version=int(version), description=description, tensors=tensors, operators=operators,

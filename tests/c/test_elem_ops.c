@@ -319,8 +319,10 @@ int main(void) {
     test_gemmlowp_helpers();
     test_softmax(softmax_a_in, softmax_a_out, softmax_a_params, "SOFTMAX a");
     test_softmax(softmax_b_in, softmax_b_out, softmax_b_params, "SOFTMAX b");
-    test_lut_op("LOGISTIC", logistic_scales, logistic_zps, logistic_out);
-    test_lut_op("TANH", tanh_scales, tanh_zps, tanh_out);
+    for (int32_t i = 0; i < N(logistic_out); ++i) {
+        test_lut_op("LOGISTIC", logistic_scales[i], logistic_zps[i], logistic_out[i]);
+    }
+    for (int32_t i = 0; i < N(tanh_out); ++i) test_lut_op("TANH", tanh_scales[i], tanh_zps[i], tanh_out[i]);
     {
         const int32_t da[3] = {2, 3, 4}, db[2] = {3, 1};
         test_binary("ADD", 3, da, add_a, 2, db, add_b, 3, da, add_out, 24, 12, add_params);

@@ -81,6 +81,23 @@ static void test_double_requant(void) {
     }
 }
 
+static void test_wrapping_accumulator(void) {
+    /* 70000 * 127 * (127 + 128) = 2266950000 > INT32_MAX: wraps to -2028017296, as LiteRT does. */
+    enum { DEPTH = 70000 };
+    static int8_t xw[DEPTH], ww[DEPTH];
+    memset(xw, 127, DEPTH);
+    memset(ww, 127, DEPTH);
+    const ember_fc_dims d = {1, DEPTH, 1};
+    const ember_fully_connected_params p = {128, 0, 0, -128, 127};
+    const double scale[1] = {1e-9};
+    int8_t y = 0;
+    NN_CHECK(ember_fully_connected_s8_double_requant_scalar(&p, &d, xw, ww, NULL, scale, &y, 0, 1, NULL) == EMBER_OK &&
+                 y == -2, "wrapped double requant got %d", y);
+    const int32_t mult[1] = {1 << 30}, shift[1] = {-30}; /* x 2^-31 */
+    NN_CHECK(ember_fully_connected_s8_scalar(&p, &d, xw, ww, NULL, mult, shift, &y, 0, 1, NULL) == EMBER_OK && y == -1,
+             "wrapped fixed point got %d", y);
+}
+
 static int8_t xbuf[4096], wbuf[65536], ybuf[4096], rbuf[4096];
 static int32_t bias[512], mult[512], shift[512];
 
@@ -142,6 +159,7 @@ static void test_errors(void) {
 int main(void) {
     test_hand();
     test_double_requant();
+    test_wrapping_accumulator();
     test_random();
     test_errors();
     return nn_report("test_fully_connected");

@@ -97,9 +97,13 @@ typedef struct {
     int hits[256];
 } pool_ctx;
 
-static void pool_task(void *ctx, int task, int ntasks) {
+static int pool_size_now;
+static int thread_ok = 1;
+
+static void pool_task(void *ctx, int task, int ntasks, int thread) {
     pool_ctx *c = (pool_ctx *)ctx;
-    __atomic_fetch_add(&c->hits[task], 1 + ntasks * 0, __ATOMIC_RELAXED);
+    if (thread < 0 || thread >= pool_size_now || ntasks < 1) thread_ok = 0;
+    __atomic_fetch_add(&c->hits[task], 1, __ATOMIC_RELAXED);
 }
 
 static void test_threadpool(void) {
@@ -110,10 +114,11 @@ static void test_threadpool(void) {
         ember_threadpool *p = ember_threadpool_create(n);
         TH_CHECK(p != NULL && ember_threadpool_size(p) == n, "pool of %d", n);
         if (!p) continue;
-        for (int rep = 0; rep < 200; ++rep) {
+        pool_size_now = n;
+        for (int rep = 0; rep < 2000; ++rep) {
             pool_ctx c;
             memset(&c, 0, sizeof c);
-            const int ntasks = 1 + rep % 37;
+            const int ntasks = 1 + rep % 200;
             ember_threadpool_run(p, pool_task, &c, ntasks);
             int ok = 1;
             for (int t = 0; t < 256; ++t) ok &= c.hits[t] == (t < ntasks ? 1 : 0);
@@ -121,6 +126,7 @@ static void test_threadpool(void) {
         }
         ember_threadpool_destroy(p);
     }
+    TH_CHECK(thread_ok, "thread index within the pool");
     ember_threadpool_destroy(NULL);
 }
 

@@ -83,6 +83,13 @@ static void run_case(ember_conv_geom g, int depthwise, int mode, int with_bias) 
         st = depthwise ? ember_qdw_pack(&g, isa, b.w, bias, b.mult, b.shift, packed, pb)
                        : ember_qconv_pack(&g, isa, b.w, bias, b.mult, b.shift, packed, pb);
         TH_CHECK(st == EMBER_OK && ember_qpacked_isa(packed) == isa, "pack %s", ember_isa_name(i));
+        if (!depthwise) {
+            const void *narrow = ember_kernel_variant(EMBER_KERNEL_QGEMM_NARROW, isa);
+            const int want = (narrow && g.out_c <= ((const ember_qgemm_ukernel *)narrow)->nr) ? EMBER_KERNEL_QGEMM_NARROW
+                                                                                            : EMBER_KERNEL_QGEMM;
+            TH_CHECK(ember_qpacked_kernel(packed) == want, "%s out_c=%d uses kernel %s", ember_isa_name(i), g.out_c,
+                     ember_kernel_name(want));
+        }
         for (int threads = 1; threads <= 2 && st == EMBER_OK; ++threads) {
             memset(b.got, 0x5A, nout);
             st = depthwise ? ember_qdw_run(packed, b.in, b.got, scratch, sb, threads == 2 ? pool2 : NULL)

@@ -90,7 +90,7 @@ def free_port():
 class Broker:
     """Mosquitto on 127.0.0.1 with persistence, restartable on the same port."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, extra=""):
         self.dir = Path(workdir)
         self.port = free_port()
         self.conf = self.dir / "mosquitto.conf"
@@ -105,6 +105,7 @@ class Broker:
             # started as root, mosquitto would switch to user "mosquitto" and
             # could not write its persistence file into the test's directory
             + ("user %s\n" % getpass.getuser())
+            + extra
         )
         self.proc = None
 

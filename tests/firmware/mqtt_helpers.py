@@ -2,6 +2,7 @@
 process (firmware/host_node.py under the MicroPython unix port)."""
 import json
 import subprocess
+import sys
 import threading
 import time
 
@@ -67,8 +68,10 @@ def node_config(path, port, node_id="n1", period_ms=25, buffer=64, sensors=None,
 
 
 class NodeProcess:
-    def __init__(self, cfg_path, steps=0, drain_ms=8000, heap=None):
-        cmd = [MICROPYTHON]
+    """host_node.py under the unix port (default) or CPython (``cpython=True``)."""
+
+    def __init__(self, cfg_path, steps=0, drain_ms=8000, heap=None, cpython=False):
+        cmd = [sys.executable] if cpython else [MICROPYTHON]
         if heap:
             cmd += ["-X", "heapsize=" + heap]
         cmd += [str(FW / "host_node.py"), str(cfg_path), str(steps), str(drain_ms)]

@@ -256,3 +256,21 @@ def test_broker_silence_is_detected_by_keepalive(fw):
         link.service(20)
     assert not link.connected and "silent" in str(link.last_error)
     assert any(f == 0xC0 for f, _ in sock.packets)  # it did ping first
+
+
+def test_control_and_subscribe_on_a_broken_connection_do_not_raise(fw):
+    sock = FakeBrokerSocket()
+    link = make_link(sock)
+    link.service()
+
+    def broken(data):
+        raise OSError(104)
+
+    sock.send = broken
+    link.send_control(link.topic_ack, b'{"accepted": true}')
+    assert not link.connected and link.control[-1][1] == b'{"accepted": true}'
+    link2 = make_link(FakeBrokerSocket())
+    link2.service()
+    link2.client.sock.send = broken
+    link2.subscribe("x/y", lambda t, p, r: None)
+    assert not link2.connected and "x/y" in link2.subs

@@ -14,6 +14,8 @@
  *            and right shift, then the weights as [K/KR][NR][KR] elements of
  *            w_bytes (int16 pre-widened on x86/NEON, int8 for SDOT).
  *   dwconv - depthwise conv (depth multiplier 1) on prepacked weights.
+ *   qgemm_narrow - optional qgemm variant for few output channels (e.g. an
+ *            8-channel stem conv would leave half of a 16-wide tile idle).
  *
  * Zero points are folded into the bias at pack time:
  *   bias'[n] = bias[n] - input_zp * sum_k w[n][k]
@@ -36,8 +38,24 @@ typedef struct {
     int32_t act_min, act_max; /* clamp after adding the output zero point */
 } ember_output_stage;
 
-/* Per output channel block header in the packed weights (NR lanes each). */
-/* int32 bias[NR], mult[NR], lshift[NR], rshift[NR] */
+/* Per channel block header in the packed weights: EMBER_QHDR_WORDS arrays of
+ * NR int32 (one per lane): folded bias, multiplier, left shift, right shift,
+ * right-shift mask (2^r - 1) and half mask (mask >> 1), the last two so that
+ * x86 kernels round without per-lane shift arithmetic. Weights follow. */
+enum { EMBER_QHDR_BIAS = 0, EMBER_QHDR_MULT, EMBER_QHDR_LSHIFT, EMBER_QHDR_RSHIFT, EMBER_QHDR_RMASK,
+       EMBER_QHDR_RHALF, EMBER_QHDR_WORDS };
+
+/* Fills lane `lane` of a block header of `nr` lanes. */
+static inline void ember_qhdr_set(int32_t *hdr, int nr, int lane, int32_t bias, int32_t mult, int32_t shift) {
+    const int32_t right = shift > 0 ? 0 : -shift;
+    const int32_t mask = (int32_t)((UINT32_C(1) << right) - 1u);
+    hdr[EMBER_QHDR_BIAS * nr + lane] = bias;
+    hdr[EMBER_QHDR_MULT * nr + lane] = mult;
+    hdr[EMBER_QHDR_LSHIFT * nr + lane] = shift > 0 ? shift : 0;
+    hdr[EMBER_QHDR_RSHIFT * nr + lane] = right;
+    hdr[EMBER_QHDR_RMASK * nr + lane] = mask;
+    hdr[EMBER_QHDR_RHALF * nr + lane] = mask >> 1;
+}
 
 typedef struct {
     int mr, nr, kr;     /* rows per call, channels per block, k per packed group */
@@ -61,22 +79,24 @@ typedef struct {
     /* Lane l of a block (header entries and weights) holds channel
      * lane_channel[l] of the block (kernels may permute to avoid shuffles). */
     const uint8_t *lane_channel;
-    /* One output pixel, all channels: taps[t] points at the input pixel row
-     * (`channels` int8 values) of tap t, t in [0, ntaps_padded); w: the packed
-     * blocks, ember_dw_block_bytes() apart (header of cr int32 x4: bias, mult,
-     * lshift, rshift; then weights [ntaps_padded/tr][cr lanes][tr] int16). */
-    void (*run)(size_t channels, size_t ntaps_padded, const int8_t *const *taps, const void *w, int8_t *out,
-                const ember_output_stage *os);
+    /* `pixels` output pixels, all channels: taps[p * ntaps_padded + t] points
+     * at the input pixel row (`channels` int8 values) of tap t of pixel p;
+     * pixel p's output goes to out + p * channels; w: the packed
+     * blocks, ember_dw_block_bytes() apart (header: EMBER_QHDR_WORDS x cr int32,
+     * then weights [ntaps_padded/tr][cr lanes][tr] int16). */
+    void (*run)(size_t pixels, size_t channels, size_t ntaps_padded, const int8_t *const *taps, const void *w,
+                int8_t *out, const ember_output_stage *os);
 } ember_dwconv_ukernel;
 
 static inline size_t ember_dw_block_bytes(int cr, size_t ntaps_padded) {
-    return (16 * (size_t)cr + ntaps_padded * (size_t)cr * 2 + 63) / 64 * 64;
+    return (4 * EMBER_QHDR_WORDS * (size_t)cr + ntaps_padded * (size_t)cr * 2 + 63) / 64 * 64;
 }
 
 typedef enum {
     EMBER_KERNEL_QGEMM = 0,
     EMBER_KERNEL_DWCONV = 1,
-    EMBER_KERNEL_COUNT = 2
+    EMBER_KERNEL_QGEMM_NARROW = 2, /* qgemm for out_c <= nr of this variant (no idle lanes) */
+    EMBER_KERNEL_COUNT = 3
 } ember_kernel_id;
 
 /* Name of a kernel ("qgemm", "dwconv"). */

@@ -60,6 +60,8 @@ ember_status ember_qdw_run(const void *packed, const int8_t *input, int8_t *outp
 
 /* ISA a packed blob was made for (scalar if the blob is invalid). */
 ember_isa ember_qpacked_isa(const void *packed);
+/* Kernel (ember_kernel_id) a packed blob runs, -1 if the blob is invalid. */
+int ember_qpacked_kernel(const void *packed);
 
 #ifdef __cplusplus
 }

@@ -21,7 +21,8 @@ extern "C" {
 
 typedef enum { EMBER_QOP_CONV = 0, EMBER_QOP_DEPTHWISE = 1 } ember_qop_kind;
 
-/* Threads the engines size scratch for: online CPUs, capped at 16. */
+/* Threads the engines size scratch for: online CPUs in [4, 16]. A plan with
+ * more threads runs these ops single-threaded. */
 int ember_simd_max_threads(void);
 
 ember_status ember_qconv_op_prepare(const ember_conv_geom *g, ember_qop_kind kind, size_t *scratch_bytes,

@@ -1,6 +1,6 @@
 /* A small persistent thread pool for splitting one op across cores.
  *
- * ember_threadpool_run(pool, fn, ctx, ntasks) calls fn(ctx, task, ntasks) for
+ * ember_threadpool_run(pool, fn, ctx, ntasks) calls fn(ctx, task, ntasks, thread) for
  * every task in [0, ntasks) and returns when all are done. The calling thread
  * takes part, so a pool of n threads starts n-1 workers. Workers spin briefly
  * after a run (µs-scale layers follow each other) and then sleep on a
@@ -17,7 +17,9 @@ extern "C" {
 #endif
 
 typedef struct ember_threadpool ember_threadpool;
-typedef void (*ember_task_fn)(void *ctx, int task, int ntasks);
+/* thread: index of the running thread in [0, size) (0 = the caller), e.g.
+ * to pick per-thread scratch; tasks may outnumber threads. */
+typedef void (*ember_task_fn)(void *ctx, int task, int ntasks, int thread);
 
 #define EMBER_MAX_THREADS 64
 

@@ -22,6 +22,11 @@ typedef struct {
     int32_t n, h, w, c;
 } ember_nhwc;
 
+/* Bound on spatial extents (dilated filter span + strided output span,
+ * padding, pooled window areas) the kernels accept, so that every
+ * coordinate and tap count they compute fits in int32 with room to spare. */
+#define EMBER_SPATIAL_LIMIT (INT32_C(1) << 28)
+
 #ifdef __cplusplus
 }
 #endif
