@@ -107,9 +107,9 @@ def test_sensor_factory_builds_real_drivers_from_node_json(fw):
         {"driver": "sht3x", "i2c": {"bus": 0}},
         {"driver": "adxl345", "i2c": {"bus": 0}, "window": True},
         {"driver": "adc", "pin": 3, "name": "light"},
-        {"driver": "sim_env", "faults": ["spike"]},
+        {"driver": "sim_env", "faults": ["spike"], "names": ["t2", "rh2"]},
     ], host)
-    assert [s.names for s in scalars] == [("temp", "rh"), ("light",), ("temp", "rh")]
+    assert [s.names for s in scalars] == [("temp", "rh"), ("light",), ("t2", "rh2")]
     assert [s.names for s in bursts] == [("vib",)]
     with pytest.raises(ValueError, match="unknown driver"):
         factory.build([{"driver": "bme680"}], host)
@@ -222,3 +222,11 @@ def test_watchdog_fed_and_deep_sleep_state_survives(fw):
     node2.step(0)
     assert "temp" not in link2.data[-1]["ch"]  # last sent value was restored: within deadband
     assert node2.restore(b"garbage") is False
+
+
+def test_node_rejects_duplicate_channel_names(fw):
+    from node import Node
+    from sensors.simulated import SimulatedEnv
+
+    with pytest.raises(ValueError, match="channel temp comes from two sensors"):
+        Node("n", FakeLink(), [SimulatedEnv(), SimulatedEnv()])
