@@ -4,8 +4,14 @@
  * the rows' receptive fields into its A buffer and runs the micro-kernel over
  * its channel blocks. */
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h> /* baseline on x86-64: no per-file flag needed */
+#endif
 
 #include "qconv/packed.h"
+
+/* A buffers get this much slack so the fast gather may write past a row. */
+#define EMBER_GATHER_SLACK 64
 
 static ember_status ember_qconv_sizes(const ember_conv_geom *g, const ember_qgemm_ukernel *uk, int max_threads,
                                       ember_qpack_header *h) {
@@ -19,7 +25,8 @@ static ember_status ember_qconv_sizes(const ember_conv_geom *g, const ember_qgem
     h->blocks_offset = (int64_t)ember_align_up(sizeof(ember_qpack_header), EMBER_QPACK_ALIGN);
     h->zp_row_offset = h->blocks_offset + nblocks * h->block_bytes;
     h->total_bytes = (int64_t)ember_align_up((size_t)(h->zp_row_offset + 1), EMBER_QPACK_ALIGN);
-    h->scratch_per_thread = (int64_t)ember_align_up((size_t)(uk->mr * kp * uk->a_bytes), EMBER_QPACK_ALIGN);
+    h->scratch_per_thread =
+        (int64_t)ember_align_up((size_t)(uk->mr * kp * uk->a_bytes) + EMBER_GATHER_SLACK, EMBER_QPACK_ALIGN);
     h->max_threads = max_threads;
     return EMBER_OK;
 }
@@ -124,7 +131,61 @@ typedef struct {
     int64_t rows, mblocks;
     int split_rows; /* 1: tasks split row blocks, 0: channel blocks */
     int direct;     /* 1x1, stride 1, no padding, K == kp: A rows = input rows */
+    const int8_t *input_end;
 } ember_qconv_job;
+
+/* Copies n inputs into A elements at dst. With int16 A on x86 it widens 16
+ * at a time inline (SSE2), reading up to 15 bytes past src + n when they are
+ * inside the input and writing up to 15 elements past dst + n (the next
+ * segment or row overwrites them; buffers have EMBER_GATHER_SLACK). Small
+ * segments (3x3 kernels over 3 channels) made the generic call dominate. */
+static inline void ember_qconv_copy(const ember_qconv_job *j, const int8_t *src, uint8_t *dst, size_t n) {
+#if defined(__SSE2__)
+    if (j->uk->a_bytes == 2 && src + ((n + 15) & ~(size_t)15) <= j->input_end) {
+        int16_t *d = (int16_t *)(void *)dst;
+        for (size_t i = 0; i < n; i += 16) {
+            const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+            const __m128i sign = _mm_cmpgt_epi8(_mm_setzero_si128(), x);
+            _mm_storeu_si128((__m128i *)(void *)(d + i), _mm_unpacklo_epi8(x, sign));
+            _mm_storeu_si128((__m128i *)(void *)(d + i + 8), _mm_unpackhi_epi8(x, sign));
+        }
+        return;
+    }
+#endif
+    j->uk->load_a(src, dst, n);
+}
+
+/* Writes n A elements of value v. These runs are short (K padding, padded
+ * taps); gcc's auto-vectorized form of the plain loop built its broadcast
+ * through the stack and stalled on store forwarding on every call, so int16
+ * fills use explicit SSE2 stores plus a scalar tail. */
+static inline void ember_qconv_fill(const ember_qconv_job *j, uint8_t *dst, int8_t v, size_t n) {
+    if (j->uk->a_bytes == 2) {
+        int16_t *d = (int16_t *)(void *)dst;
+        size_t i = 0;
+#if defined(__SSE2__)
+        if (n >= 8) {
+            const __m128i vv = _mm_set1_epi16(v);
+            for (; i + 8 <= n; i += 8) _mm_storeu_si128((__m128i *)(void *)(d + i), vv);
+        }
+        switch (n - i) { /* at most 7 left: no loop for the vectorizer to touch */
+        case 7: d[i + 6] = v; /* fall through */
+        case 6: d[i + 5] = v; /* fall through */
+        case 5: d[i + 4] = v; /* fall through */
+        case 4: d[i + 3] = v; /* fall through */
+        case 3: d[i + 2] = v; /* fall through */
+        case 2: d[i + 1] = v; /* fall through */
+        case 1: d[i] = v; /* fall through */
+        default: break;
+        }
+        return;
+#else
+        for (; i < n; ++i) d[i] = v;
+        return;
+#endif
+    }
+    j->uk->fill_a(dst, v, n);
+}
 
 /* Gathers the receptive field of the output pixel at (b, oy, ox) into dst
  * (kp A elements). */
@@ -139,26 +200,26 @@ static void ember_qconv_gather(const ember_qconv_job *j, int64_t b, int32_t oy, 
     for (int32_t ky = 0; ky < g->kernel_h; ++ky) {
         const int32_t iy = iy0 + ky * g->dilation_h;
         if (iy < 0 || iy >= g->in_h) {
-            uk->fill_a(dst, zp, (size_t)g->kernel_w * ic);
+            ember_qconv_fill(j, dst, zp, (size_t)g->kernel_w * ic);
             dst += (size_t)g->kernel_w * ic * ab;
             continue;
         }
         const int8_t *line = img + (size_t)iy * g->in_w * ic;
         if (g->dilation_w == 1 && ix0 >= 0 && ix0 + g->kernel_w <= g->in_w) {
-            uk->load_a(line + (size_t)ix0 * ic, dst, (size_t)g->kernel_w * ic);
+            ember_qconv_copy(j, line + (size_t)ix0 * ic, dst, (size_t)g->kernel_w * ic);
             dst += (size_t)g->kernel_w * ic * ab;
             continue;
         }
         for (int32_t kx = 0; kx < g->kernel_w; ++kx) {
             const int32_t ix = ix0 + kx * g->dilation_w;
             if (ix < 0 || ix >= g->in_w)
-                uk->fill_a(dst, zp, (size_t)ic);
+                ember_qconv_fill(j, dst, zp, (size_t)ic);
             else
-                uk->load_a(line + (size_t)ix * ic, dst, (size_t)ic);
+                ember_qconv_copy(j, line + (size_t)ix * ic, dst, (size_t)ic);
             dst += (size_t)ic * ab;
         }
     }
-    if (j->h->kp > j->h->k) uk->fill_a(dst, 0, (size_t)(j->h->kp - j->h->k));
+    if (j->h->kp > j->h->k) ember_qconv_fill(j, dst, 0, (size_t)(j->h->kp - j->h->k));
 }
 
 /* Fills the A rows of output pixels [row0, row0 + mv). */
@@ -236,6 +297,7 @@ ember_status ember_qconv_run(const void *packed, const int8_t *input, int8_t *ou
     j.uk = uk;
     j.blocks = (const uint8_t *)packed + h->blocks_offset;
     j.input = input;
+    j.input_end = input + (size_t)h->g.batch * h->g.in_h * h->g.in_w * h->g.in_c;
     j.output = output;
     j.scratch = (uint8_t *)scratch;
     j.rows = (int64_t)h->g.batch * h->g.out_h * h->g.out_w;

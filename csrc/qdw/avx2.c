@@ -40,6 +40,7 @@ static void ember_dw_half(size_t pixels, size_t channels, size_t hv, const int8_
     q.rshift = ember_half_field(hdr, EMBER_QHDR_RSHIFT, h);
     q.rmask = ember_half_field(hdr, EMBER_QHDR_RMASK, h);
     q.rhalf = ember_half_field(hdr, EMBER_QHDR_RHALF, h);
+    const int simple = ember_rq_simple_avx2(&q);
     int8_t b0[8] = {0}, b1[8] = {0};
     for (size_t px = 0; px < pixels; ++px) {
         const int8_t *const *tp = taps + px * ntp;
@@ -59,7 +60,8 @@ static void ember_dw_half(size_t pixels, size_t channels, size_t hv, const int8_
             a1 = _mm_add_epi32(a1, _mm_madd_epi16(_mm_unpackhi_epi16(x0, x1),
                                                   _mm_loadu_si128((const __m128i *)(wp + 16 + 8 * h))));
         }
-        const __m256i r = ember_requant_avx2(_mm256_set_m128i(a1, a0), &q, zp, lo, hi);
+        const __m256i acc = _mm256_set_m128i(a1, a0);
+        const __m256i r = simple ? ember_requant_avx2_x(acc, &q, zp, lo, hi, 0) : ember_requant_avx2(acc, &q, zp, lo, hi);
         __m128i pk = _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
         pk = _mm_packs_epi16(pk, pk);
         int8_t *o = out + px * channels + c;
@@ -91,6 +93,7 @@ static void ember_dwconv_16c_avx2(size_t pixels, size_t channels, size_t ntp, co
         const __m256i bias1 = _mm256_loadu_si256((const __m256i *)(hdr + 8));
         const int16_t *w0 = (const int16_t *)(hdr + EMBER_QHDR_WORDS * 16);
         const ember_rq_avx2 q0 = ember_rq_load_avx2(hdr, 16, 0), q1 = ember_rq_load_avx2(hdr, 16, 8);
+        const int simple = ember_rq_simple_avx2(&q0) && ember_rq_simple_avx2(&q1);
         for (size_t px = 0; px < pixels; ++px) {
             const int8_t *const *tp = taps + px * ntp;
             __m256i acc0 = bias0, acc1 = bias1;
@@ -102,8 +105,10 @@ static void ember_dwconv_16c_avx2(size_t pixels, size_t channels, size_t ntp, co
                 acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1),
                                                                 _mm256_loadu_si256((const __m256i *)(wp + 16))));
             }
-            const __m256i r0 = ember_requant_avx2(acc0, &q0, zp, lo, hi);
-            const __m256i r1 = ember_requant_avx2(acc1, &q1, zp, lo, hi);
+            const __m256i r0 = simple ? ember_requant_avx2_x(acc0, &q0, zp, lo, hi, 0)
+                                      : ember_requant_avx2(acc0, &q0, zp, lo, hi);
+            const __m256i r1 = simple ? ember_requant_avx2_x(acc1, &q1, zp, lo, hi, 0)
+                                      : ember_requant_avx2(acc1, &q1, zp, lo, hi);
             /* packs in-lane: [0-3 | 8-11] + [4-7 | 12-15] -> [0-7 | 8-15] */
             const __m256i pk = _mm256_packs_epi32(r0, r1);
             _mm_storeu_si128((__m128i *)(out + px * channels + c0),

@@ -17,7 +17,7 @@ extern const ember_op_adapter ember_adapter_fully_connected;
 extern const ember_op_adapter ember_adapter_average_pool_2d;
 extern const ember_op_adapter ember_adapter_max_pool_2d;
 
-static int8_t x[2 * 9 * 7 * 6], w[8 * 3 * 3 * 6], out_one[4096], out_many[4096];
+static int8_t x[2 * 9 * 7 * 6], w[40 * 63], out_one[4096], out_many[4096]; /* w: the largest filter (FC) */
 static int32_t bias[64], mult[64], shift[64];
 
 static ember_tensor tensor(int32_t dtype, int ndim, const int32_t *dims, void *data, int is_const) {

@@ -103,7 +103,7 @@ static void test_edges(void) {
     /* Every tie of rdbpot for small exponents: (2k+1) * 2^(e-1). */
     for (int e = 1; e <= 30; ++e) {
         for (int k = -40; k <= 40; ++k) {
-            const int64_t x = (int64_t)(2 * k + 1) << (e - 1);
+            const int64_t x = (int64_t)(2 * k + 1) * (INT64_C(1) << (e - 1));
             if (x < INT32_MIN || x > INT32_MAX) continue;
             const int32_t want = (int32_t)(k >= 0 ? k + 1 : k); /* half away from zero */
             CHECK_EQ(ember_rdbpot((int32_t)x, e), want, "rdbpot tie (%lld, %d)", (long long)x, e);
