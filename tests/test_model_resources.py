@@ -72,9 +72,10 @@ def test_plan_memory_limit_in_the_binding():
 def _progress_during(call, repeats: int) -> list:
     """Counter progress made by another Python thread during each of `repeats` calls.
 
-    The switch interval is set huge, so the interpreter never forces the main thread to
-    hand over the GIL: the counter thread can only run while `call` releases it. Each
-    counter step ends in time.sleep(0), which hands the GIL back at once."""
+    The switch interval is set to 5 s (far longer than all the calls of one measurement),
+    so the interpreter does not force the main thread to hand over the GIL: the counter
+    thread can only run while `call` releases it. Each counter step ends in
+    time.sleep(0), which hands the GIL back at once."""
     state = {"n": 0, "stop": False}
 
     def count():
@@ -85,7 +86,7 @@ def _progress_during(call, repeats: int) -> list:
     from time import sleep as time_sleep
 
     old = sys.getswitchinterval()
-    sys.setswitchinterval(1000.0)
+    sys.setswitchinterval(5.0)
     t = threading.Thread(target=count, daemon=True)
     try:
         t.start()
@@ -106,14 +107,14 @@ def test_gil_is_released_during_inference():
     rng = np.random.default_rng(1)
     m = runtime.load(conv2d_model(rng, in_shape=(1, 96, 96, 32), out_c=32))  # a few ms per call
     x = rng.integers(-128, 128, m.inputs[0].shape, dtype=np.int8)
-    ints = list(range(200_000, 0, -1))
+    ints = list(range(100_000, 0, -1))
 
     # Sentinel: a C call of similar length that keeps the GIL lets the counter make no progress.
-    held = _progress_during(lambda: sorted(ints), 20)
+    held = _progress_during(lambda: sorted(ints), 10)
     assert sum(held) == 0, held
-    # Inference releases the GIL: the counter advances during (most) calls.
-    released = _progress_during(lambda: m.infer(x), 40)
-    assert sum(1 for p in released if p > 0) >= 5, released
+    # Inference releases the GIL: the counter advances during most calls (typically > 30 of 60).
+    released = _progress_during(lambda: m.infer(x), 60)
+    assert sum(1 for p in released if p > 0) >= 3, released
 
 
 # ---- zero-copy inputs ---------------------------------------------------------------------
