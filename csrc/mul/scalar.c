@@ -1,10 +1,11 @@
 /* MUL int8 reference (see ember/ops/mul.h). */
-#include <stddef.h>
-
 #include "ember/ops/mul.h"
+
+#include "elem_common/broadcast_walk.h"
 #include "ember/requant.h"
 
-static inline int8_t mul_one(const ember_mul_params *p, int32_t a, int32_t b) {
+static inline int8_t mul_one(const void *params, int32_t a, int32_t b) {
+    const ember_mul_params *p = (const ember_mul_params *)params;
     const int32_t prod = (a + p->input1_offset) * (b + p->input2_offset);
     const int32_t raw = ember_mbqm(prod, p->output_multiplier, p->output_shift) + p->output_offset;
     return (int8_t)ember_clamp_i32(raw, p->act_min, p->act_max);
@@ -12,32 +13,5 @@ static inline int8_t mul_one(const ember_mul_params *p, int32_t a, int32_t b) {
 
 ember_status ember_mul_s8_scalar(const ember_mul_params *p, const ember_broadcast *bc,
                                  const int8_t *a, const int8_t *b, int8_t *out) {
-    if (p == NULL || bc == NULL) return EMBER_ERR_ARG;
-    if (bc->count == 0) return EMBER_OK;
-    if (a == NULL || b == NULL || out == NULL) return EMBER_ERR_ARG;
-    if (bc->same_shape) {
-        for (int32_t i = 0; i < bc->count; ++i) out[i] = mul_one(p, a[i], b[i]);
-        return EMBER_OK;
-    }
-    /* Row-major walk over the output; the last dim is the inner loop. */
-    const int32_t nd = bc->ndim;
-    const int32_t inner = bc->dims[nd - 1];
-    const int32_t isa = bc->stride_a[nd - 1], isb = bc->stride_b[nd - 1];
-    int32_t idx[EMBER_MAX_DIMS] = {0};
-    int32_t off_a = 0, off_b = 0;
-    int8_t *y = out;
-    const int32_t rows = bc->count / inner;
-    for (int32_t r = 0; r < rows; ++r) {
-        for (int32_t i = 0; i < inner; ++i) y[i] = mul_one(p, a[off_a + i * isa], b[off_b + i * isb]);
-        y += inner;
-        for (int32_t d = nd - 2; d >= 0; --d) { /* odometer over the outer dims */
-            off_a += bc->stride_a[d];
-            off_b += bc->stride_b[d];
-            if (++idx[d] < bc->dims[d]) break;
-            off_a -= bc->stride_a[d] * bc->dims[d];
-            off_b -= bc->stride_b[d] * bc->dims[d];
-            idx[d] = 0;
-        }
-    }
-    return EMBER_OK;
+    return ember_el_broadcast_s8(mul_one, p, bc, a, b, out);
 }
