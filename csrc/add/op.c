@@ -3,7 +3,7 @@
 #include "ember/ops/add.h"
 
 #include "ember/op.h"
-#include "elem_common/record_check.h"
+#include "elem_common/binary_record.h"
 
 #define NAME "ADD"
 
@@ -26,25 +26,11 @@ static ember_add_params params_of(const ember_op *op) {
     return p;
 }
 
-static ember_status broadcast_of(const ember_op *op, const ember_tensor *t, ember_broadcast *bc) {
-    const ember_tensor *a = &t[op->in[0]], *b = &t[op->in[1]], *y = &t[op->out[0]];
-    return ember_broadcast_init(bc, a->dims, a->ndim, b->dims, b->ndim, y->dims, y->ndim);
-}
-
 static ember_status prepare(const ember_op *op, const ember_tensor *t, size_t *scratch_bytes,
                             size_t *persistent_bytes) {
-    if (ember_el_io(op, 2, 1, NAME)) return EMBER_ERR_ARG;
-    const ember_tensor *a = &t[op->in[0]], *b = &t[op->in[1]], *y = &t[op->out[0]];
-    if (ember_el_dtype(a, EMBER_DT_INT8, NAME, "input 0") || ember_el_dtype(b, EMBER_DT_INT8, NAME, "input 1") ||
-        ember_el_dtype(y, EMBER_DT_INT8, NAME, "output") || ember_el_valid_shape(a, NAME, "input 0") ||
-        ember_el_valid_shape(b, NAME, "input 1") || ember_el_valid_shape(y, NAME, "output"))
-        return EMBER_ERR_ARG;
-    ember_broadcast bc;
-    if (broadcast_of(op, t, &bc) != EMBER_OK) return EMBER_ERR_ARG;
+    if (ember_el_binary_s8_io(op, t, NAME)) return EMBER_ERR_ARG;
     const ember_add_params p = params_of(op);
-    if (ember_el_zero_point(-p.input1_offset, NAME, "input 0") ||
-        ember_el_zero_point(-p.input2_offset, NAME, "input 1") ||
-        ember_el_zero_point(p.output_offset, NAME, "output") || ember_el_act(p.act_min, p.act_max, NAME) ||
+    if (ember_el_binary_s8_quant(p.input1_offset, p.input2_offset, p.output_offset, p.act_min, p.act_max, NAME) ||
         ember_el_multiplier(p.input1_multiplier, p.input1_shift, -31, 0, NAME, "input 0") ||
         ember_el_multiplier(p.input2_multiplier, p.input2_shift, -31, 0, NAME, "input 1") ||
         ember_el_multiplier(p.output_multiplier, p.output_shift, -31, 0, NAME, "output"))
@@ -60,7 +46,7 @@ static ember_status prepare(const ember_op *op, const ember_tensor *t, size_t *s
 
 static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx *ctx) {
     ember_broadcast bc;
-    ember_status st = broadcast_of(op, t, &bc);
+    ember_status st = ember_el_binary_broadcast(op, t, &bc);
     if (st != EMBER_OK) return st;
     const ember_add_params p = params_of(op);
     st = ember_add_s8_scalar(&p, &bc, (const int8_t *)t[op->in[0]].data, (const int8_t *)t[op->in[1]].data,
