@@ -60,6 +60,14 @@ static inline int ember_el_valid_shape(const ember_tensor *t, const char *name, 
     return 0;
 }
 
+/* n_in inputs and one output; input 0 and the output int8, input 0 of a valid shape. */
+static inline int ember_el_s8_in_out(const ember_op *op, const ember_tensor *t, int32_t n_in, const char *name) {
+    if (ember_el_io(op, n_in, 1, name)) return 1;
+    const ember_tensor *x = &t[op->in[0]], *y = &t[op->out[0]];
+    return ember_el_dtype(x, EMBER_DT_INT8, name, "input") || ember_el_dtype(y, EMBER_DT_INT8, name, "output") ||
+           ember_el_valid_shape(x, name, "input");
+}
+
 static inline int ember_el_same_shape(const ember_tensor *a, const ember_tensor *b, const char *name,
                                       const char *what_a, const char *what_b) {
     int same = a->ndim == b->ndim;

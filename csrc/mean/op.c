@@ -21,11 +21,9 @@ static ember_mean_params params_of(const ember_op *op) {
 
 static ember_status prepare(const ember_op *op, const ember_tensor *t, size_t *scratch_bytes,
                             size_t *persistent_bytes) {
-    if (ember_el_io(op, 1, 1, NAME)) return EMBER_ERR_ARG;
+    if (ember_el_s8_in_out(op, t, 1, NAME)) return EMBER_ERR_ARG;
     const ember_tensor *x = &t[op->in[0]], *y = &t[op->out[0]];
-    if (ember_el_dtype(x, EMBER_DT_INT8, NAME, "input") || ember_el_dtype(y, EMBER_DT_INT8, NAME, "output") ||
-        ember_el_valid_shape(x, NAME, "input") || ember_el_valid_shape(y, NAME, "output"))
-        return EMBER_ERR_ARG;
+    if (ember_el_valid_shape(y, NAME, "output")) return EMBER_ERR_ARG;
     const uint32_t mask = (uint32_t)op->p[EMBER_MEAN_P_axis_mask];
     if (x->ndim < 1 || mask == 0 || (mask >> x->ndim) != 0) {
         ember_set_error(NAME ": axis mask 0x%x does not select axes of a rank-%d input", (unsigned)mask,
