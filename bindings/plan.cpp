@@ -156,6 +156,12 @@ class Plan {
                               "set_io");
     }
 
+    // 0 = no limit; see ember_plan_set_memory_limit.
+    void set_memory_limit(uint64_t max_bytes) {
+        const size_t limit = max_bytes > SIZE_MAX ? SIZE_MAX : static_cast<size_t>(max_bytes);
+        ember_py::check_model(ember_plan_set_memory_limit(plan_, limit), "set_memory_limit");
+    }
+
     void finalize(int num_threads) { ember_py::check_model(ember_plan_finalize(plan_, num_threads), "finalize"); }
 
     py::list run(const py::sequence &inputs) {
@@ -188,6 +194,7 @@ class Plan {
                 py::array copy(arr.dtype(), std::vector<py::ssize_t>(arr.shape(), arr.shape() + arr.ndim()));
                 py::module_::import("numpy").attr("copyto")(copy, arr);
                 arr = copy;
+                ++input_copies_;
             }
             in_ptrs[i] = arr.data();
             held.push_back(arr);
@@ -264,6 +271,9 @@ class Plan {
         return d;
     }
 
+    // Inputs run() had to copy (not C-contiguous or misaligned); contiguous aligned inputs are read in place.
+    uint64_t input_copies() const { return input_copies_; }
+
     int32_t num_tensors() const { return ember_plan_num_tensors(plan_); }
     int32_t num_ops() const { return ember_plan_num_ops(plan_); }
     bool finalized() const { return ember_plan_is_finalized(plan_) != 0; }
@@ -273,6 +283,7 @@ class Plan {
     std::vector<py::array> keep_;  // borrowed constant data
     std::mutex run_mutex_;
     std::string last_run_error_;
+    uint64_t input_copies_ = 0;  // changed with the GIL held
 };
 
 }  // namespace
@@ -298,6 +309,8 @@ void ember_bind_plan(py::module_ &m) {
              py::arg("params") = std::map<std::string, int64_t>(),
              "Append an op; params maps every parameter name of the kernel to an int32.")
         .def("set_io", &Plan::set_io, py::arg("inputs"), py::arg("outputs"))
+        .def("set_memory_limit", &Plan::set_memory_limit, py::arg("max_bytes"),
+             "Fail finalize (ModelError) when arena + persistent buffers would exceed max_bytes (0: no limit).")
         .def("finalize", &Plan::finalize, py::arg("num_threads") = 1)
         .def("run", &Plan::run, py::arg("inputs"), "Run once; returns a list of new output arrays.")
         .def("memory", &Plan::memory)
@@ -308,6 +321,8 @@ void ember_bind_plan(py::module_ &m) {
         .def("tensor_info", &Plan::tensor_info, py::arg("id"),
              "dtype, shape, bytes, is_const and data address of a tensor.")
         .def_property_readonly("arena_bytes", &Plan::arena_bytes)
+        .def_property_readonly("input_copies", &Plan::input_copies,
+                               "How many inputs run() copied because they were not C-contiguous and aligned.")
         .def_property_readonly("num_tensors", &Plan::num_tensors)
         .def_property_readonly("num_ops", &Plan::num_ops)
         .def_property_readonly("finalized", &Plan::finalized)

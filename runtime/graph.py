@@ -105,11 +105,14 @@ class Graph:
             self.layer_ops.append(ctx.emitted)
             self.ops.extend(ctx.emitted)
 
-    def to_plan(self, num_threads: int = 1):
-        """A finalized runtime._core.Plan plus the plan ids of the model inputs/outputs."""
+    def to_plan(self, num_threads: int = 1, max_memory_bytes: int = 0):
+        """A finalized runtime._core.Plan. max_memory_bytes > 0 bounds what finalize may allocate
+        (arena + per-op persistent buffers); a model needing more raises ModelError."""
         from . import _core
 
         plan = _core.Plan()
+        if max_memory_bytes:
+            plan.set_memory_limit(int(max_memory_bytes))
         ids: dict[int, int] = {}
         self.plan_ids = ids  # graph tensor id -> plan tensor id
 

@@ -27,6 +27,9 @@ from .ops import load_all
 from .tflite.reader import TFLiteModel, read_model
 
 MAX_THREADS = 256
+# Default bound on what loading a model may allocate (arena + per-op persistent buffers):
+# a hostile file declaring huge activations gets a ModelError, not a huge allocation.
+DEFAULT_MAX_ARENA_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -116,17 +119,29 @@ def _read_source(source: Union[str, os.PathLike, bytes, bytearray, memoryview]) 
 class Model:
     """A loaded, planned model. Thread-safe: concurrent infer() calls are serialized per model."""
 
-    def __init__(self, source: Union[str, os.PathLike, bytes], num_threads: int = 1):
+    def __init__(self, source: Union[str, os.PathLike, bytes], num_threads: int = 1,
+                 max_arena_bytes: Optional[int] = DEFAULT_MAX_ARENA_BYTES):
         if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)) \
                 or not 1 <= int(num_threads) <= MAX_THREADS:
             raise InputError(f"num_threads must be an integer in [1, {MAX_THREADS}], got {num_threads!r}")
+        if max_arena_bytes is not None and (isinstance(max_arena_bytes, bool)
+                                            or not isinstance(max_arena_bytes, (int, np.integer))
+                                            or int(max_arena_bytes) <= 0):
+            raise InputError(f"max_arena_bytes must be a positive integer or None (no limit), "
+                             f"got {max_arena_bytes!r}")
         data, self.path = _read_source(source)
         self.num_threads = int(num_threads)
         self.tflite: TFLiteModel = read_model(data, supported_ops=load_all().keys())
         self._isa = _current_isa()  # the plan keeps the ISA it was finalized with
         graph = Graph(self.tflite)
         graph.build()
-        self._plan = graph.to_plan(self.num_threads)
+        try:
+            self._plan = graph.to_plan(self.num_threads, int(max_arena_bytes or 0))
+        except ModelError as e:
+            if "memory limit" in str(e):
+                raise ModelError(f"{e} (max_arena_bytes={max_arena_bytes}; pass a larger max_arena_bytes, "
+                                 f"or None, to runtime.load() for a model you trust)") from None
+            raise
         self._explain = graph.explain
         tensors = self.tflite.tensors
         self.inputs: list[TensorSpec] = _specs([tensors[i] for i in self.tflite.inputs])
@@ -254,9 +269,14 @@ _cache: "OrderedDict[tuple, Model]" = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def load(source: Union[str, os.PathLike, bytes], num_threads: int = 1) -> Model:
-    """Load a .tflite model from a path or bytes."""
-    return Model(source, num_threads=num_threads)
+def load(source: Union[str, os.PathLike, bytes], num_threads: int = 1,
+         max_arena_bytes: Optional[int] = DEFAULT_MAX_ARENA_BYTES) -> Model:
+    """Load a .tflite model from a path or bytes.
+
+    max_arena_bytes bounds the memory the plan may allocate (arena + persistent buffers;
+    default 1 GiB, None = no limit); a model needing more raises ModelError.
+    """
+    return Model(source, num_threads=num_threads, max_arena_bytes=max_arena_bytes)
 
 
 def infer(model: Union[Model, str, os.PathLike, bytes], x: Any, num_threads: int = 1):

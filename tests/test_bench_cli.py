@@ -87,3 +87,26 @@ def test_bad_options(capsys, conv_path, argv, match):
 def test_missing_model(capsys, tmp_path):
     rc, _, err = run_cli(capsys, "bench", str(tmp_path / "nope.tflite"))
     assert rc == 1 and "does not exist" in err
+
+
+def test_compare_with_onnxruntime(capsys, conv_path, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.INT8, [1, 12, 12, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.INT8, [1, 12, 12, 8])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "id", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "id.onnx"
+    onnx.save(model, str(path))
+    assert ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    rc, out, err = run_cli(capsys, "bench", conv_path, "--runs", "3", "--warmup", "1", "--compare", "--onnx",
+                           str(path), "--json", "--no-layers")
+    assert rc == 0, err
+    cfg = json.loads(out)["configs"][0]
+    assert "onnxruntime" in cfg["latency"] and cfg["ratios"]["onnxruntime"] > 0
+    assert "onnxruntime" not in cfg["peers_missing"]
+    rc, _, err = run_cli(capsys, "bench", conv_path, "--compare", "--onnx", str(tmp_path / "missing.onnx"))
+    assert rc == 1 and "does not exist" in err

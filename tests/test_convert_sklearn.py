@@ -135,3 +135,11 @@ def test_identical_outputs_in_ember_runtime(digits, digits_mlp):
     want = litert_ref_samples(result.tflite, xq)
     got = ember_outputs(result.tflite, xq)
     np.testing.assert_array_equal(got.reshape(want.shape), want)
+
+
+def test_progress_bar_falls_back_without_tqdm(digits, digits_mlp, capsys, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "tqdm", None)      # import tqdm -> ImportError
+    convert(digits_mlp, digits[0][:40], progress=True, report=False)
+    err = capsys.readouterr().err
+    assert "calibrating: [" in err and "100% (40/40)" in err

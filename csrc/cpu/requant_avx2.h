@@ -37,14 +37,15 @@ static inline ember_rq_avx2 ember_rq_load_avx2(const int32_t *hdr, int nr, int o
     return q;
 }
 
-static inline __m256i ember_srdhm_avx2(__m256i a, __m256i b, __m256i b_odd) {
+/* sat: 0 when no multiplier lane is INT32_MIN (the only way to overflow). */
+static inline __m256i ember_srdhm_avx2_x(__m256i a, __m256i b, __m256i b_odd, const int sat) {
     const __m256i nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
     __m256i even = _mm256_add_epi64(_mm256_mul_epi32(a, b), nudge);
     __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), b_odd), nudge);
     even = _mm256_srli_epi64(even, 31);
     odd = _mm256_slli_epi64(odd, 1);
     __m256i r = _mm256_blend_epi32(even, odd, 0xAA);
-    return _mm256_xor_si256(r, _mm256_cmpeq_epi32(r, _mm256_set1_epi32(INT32_MIN)));
+    return sat ? _mm256_xor_si256(r, _mm256_cmpeq_epi32(r, _mm256_set1_epi32(INT32_MIN))) : r;
 }
 
 /* RoundingDivideByPOT: (x >> e) + (remainder > mask/2 + (x < 0)). */
@@ -54,11 +55,24 @@ static inline __m256i ember_rdbpot_avx2(__m256i x, __m256i exponent, __m256i mas
     return _mm256_sub_epi32(_mm256_srav_epi32(x, exponent), _mm256_cmpgt_epi32(rem, thr));
 }
 
-/* mbqm + output zero point + clamp, all in int32. */
-static inline __m256i ember_requant_avx2(__m256i acc, const ember_rq_avx2 *q, __m256i zp, __m256i lo, __m256i hi) {
-    __m256i x = ember_srdhm_avx2(_mm256_sllv_epi32(acc, q->lshift), q->mult, q->mult_odd);
+/* mbqm + output zero point + clamp, all in int32. full = 0 is the common
+ * case (no left shifts, no INT32_MIN multiplier; ember_rq_simple_avx2) with
+ * three operations fewer; pass constants so each call site specializes. */
+static inline __m256i ember_requant_avx2_x(__m256i acc, const ember_rq_avx2 *q, __m256i zp, __m256i lo, __m256i hi,
+                                           const int full) {
+    __m256i x = ember_srdhm_avx2_x(full ? _mm256_sllv_epi32(acc, q->lshift) : acc, q->mult, q->mult_odd, full);
     x = _mm256_add_epi32(ember_rdbpot_avx2(x, q->rshift, q->rmask, q->rhalf), zp);
     return _mm256_min_epi32(_mm256_max_epi32(x, lo), hi);
+}
+
+static inline __m256i ember_requant_avx2(__m256i acc, const ember_rq_avx2 *q, __m256i zp, __m256i lo, __m256i hi) {
+    return ember_requant_avx2_x(acc, q, zp, lo, hi, 1);
+}
+
+/* 1 when these lanes need neither the left shift nor the saturation. */
+static inline int ember_rq_simple_avx2(const ember_rq_avx2 *q) {
+    const __m256i min = _mm256_cmpeq_epi32(q->mult, _mm256_set1_epi32(INT32_MIN));
+    return _mm256_testz_si256(q->lshift, q->lshift) && _mm256_testz_si256(min, min);
 }
 
 /* Two vectors of 8 clamped int32 (channels 0-7, 8-15) -> 16 int8 in order. */

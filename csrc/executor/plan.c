@@ -23,6 +23,7 @@ struct ember_plan {
     void **input_home;           /* arena address of each input, restored after a run */
     int io_set;
     int32_t num_threads;
+    size_t memory_limit;         /* 0: none (ember_plan_set_memory_limit) */
     void *arena_raw;             /* malloc'd, arena is its aligned start */
     uint8_t *arena;
     void **persistent_raw;       /* per op */
@@ -368,7 +369,7 @@ static ember_status prepare_ops(ember_plan *plan, size_t *max_scratch, size_t *p
         plan->op_scratch[i] = scratch;
         if (scratch > *max_scratch) *max_scratch = scratch;
         op->persistent_bytes = persistent;
-        *persistent_total += persistent;
+        *persistent_total = *persistent_total > SIZE_MAX - persistent ? SIZE_MAX : *persistent_total + persistent;
     }
     return EMBER_OK;
 }
@@ -395,6 +396,34 @@ static ember_status init_persistent(ember_plan *plan) {
             ember_set_error("op %d (%s) init: %s", (int)i, ad->name, detail[0] ? detail : ember_status_str(st));
             return st;
         }
+    }
+    return EMBER_OK;
+}
+
+static size_t add_saturated(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+
+/* Before allocating: the arena (activations + aligned scratch) must be
+ * addressable and, with the persistent buffers, within the memory limit. */
+static ember_status check_memory(const ember_plan *plan, size_t activation, size_t *scratch, size_t persistent) {
+    size_t arena, total;
+    if (*scratch > SIZE_MAX - 2 * EMBER_ARENA_ALIGNMENT || activation > SIZE_MAX - 2 * EMBER_ARENA_ALIGNMENT) {
+        ember_set_error("finalize: arena size overflows");
+        return EMBER_ERR_NO_MEMORY;
+    }
+    *scratch = ALIGN_UP(*scratch, EMBER_ARENA_ALIGNMENT);
+    arena = add_saturated(activation, *scratch);
+    total = add_saturated(arena, persistent);
+    if (arena > SIZE_MAX - 128) {
+        ember_set_error("finalize: arena size overflows");
+        return EMBER_ERR_NO_MEMORY;
+    }
+    if (plan->memory_limit > 0 && total > plan->memory_limit) {
+        ember_set_error("finalize: the model needs %llu bytes (arena %llu = activations %llu + scratch %llu; "
+                        "persistent %llu), more than the memory limit of %llu bytes",
+                        (unsigned long long)total, (unsigned long long)arena, (unsigned long long)activation,
+                        (unsigned long long)*scratch, (unsigned long long)persistent,
+                        (unsigned long long)plan->memory_limit);
+        return EMBER_ERR_NO_MEMORY;
     }
     return EMBER_OK;
 }
@@ -438,10 +467,9 @@ static ember_status finalize(ember_plan *plan, int32_t num_threads) {
         for (i = 0; i < plan->n_tensors; ++i) naive += ALIGN_UP(buf[i].size, EMBER_ARENA_ALIGNMENT);
         st = ember_plan_memory_greedy(buf, plan->n_tensors, EMBER_ARENA_ALIGNMENT, &activation);
     }
+    if (st == EMBER_OK) st = check_memory(plan, activation, &scratch, persistent);
     if (st == EMBER_OK) {
-        size_t total;
-        scratch = ALIGN_UP(scratch, EMBER_ARENA_ALIGNMENT);
-        total = activation + scratch;
+        size_t total = activation + scratch;
         plan->arena = (uint8_t *)aligned_malloc(total > 0 ? total : 1, 64, &plan->arena_raw);
         if (plan->arena == NULL) {
             ember_set_error("finalize: out of memory for an arena of %lu bytes", (unsigned long)total);
@@ -464,6 +492,13 @@ static ember_status finalize(ember_plan *plan, int32_t num_threads) {
     free(producer);
     free(buf);
     return st;
+}
+
+ember_status ember_plan_set_memory_limit(ember_plan *plan, size_t max_bytes) {
+    ember_status st = check_building(plan, "set_memory_limit");
+    if (st != EMBER_OK) return st;
+    plan->memory_limit = max_bytes;
+    return EMBER_OK;
 }
 
 ember_status ember_plan_finalize(ember_plan *plan, int32_t num_threads) {

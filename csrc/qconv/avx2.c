@@ -69,16 +69,23 @@ static void ember_qgemm_4x16c2_avx2(int mr_valid, int nr_valid, size_t kp, const
     const ember_rq_avx2 q0 = ember_rq_load_avx2(hdr, 16, 0), q1 = ember_rq_load_avx2(hdr, 16, 8);
     const __m256i zp = _mm256_set1_epi32(os->output_zero_point);
     const __m256i lo = _mm256_set1_epi32(os->act_min), hi = _mm256_set1_epi32(os->act_max);
-#define EMBER_ROW(i, x0, x1)                                                                                   \
+#define EMBER_ROW(i, x0, x1, full)                                                                             \
     if (mr_valid > i)                                                                                          \
         ember_store_row16(out + (size_t)(i) * out_stride,                                                      \
-                          ember_pack16_avx2(ember_requant_avx2(x0, &q0, zp, lo, hi),                            \
-                                            ember_requant_avx2(x1, &q1, zp, lo, hi)),                           \
+                          ember_pack16_avx2(ember_requant_avx2_x(x0, &q0, zp, lo, hi, full),                    \
+                                            ember_requant_avx2_x(x1, &q1, zp, lo, hi, full)),                   \
                           nr_valid);
-    EMBER_ROW(0, c00, c01)
-    EMBER_ROW(1, c10, c11)
-    EMBER_ROW(2, c20, c21)
-    EMBER_ROW(3, c30, c31)
+    if (ember_rq_simple_avx2(&q0) && ember_rq_simple_avx2(&q1)) {
+        EMBER_ROW(0, c00, c01, 0)
+        EMBER_ROW(1, c10, c11, 0)
+        EMBER_ROW(2, c20, c21, 0)
+        EMBER_ROW(3, c30, c31, 0)
+    } else {
+        EMBER_ROW(0, c00, c01, 1)
+        EMBER_ROW(1, c10, c11, 1)
+        EMBER_ROW(2, c20, c21, 1)
+        EMBER_ROW(3, c30, c31, 1)
+    }
 #undef EMBER_ROW
 }
 
@@ -113,8 +120,9 @@ static void ember_qgemm_8x8c2_avx2(int mr_valid, int nr_valid, size_t kp, const 
     const __m256i zp = _mm256_set1_epi32(os->output_zero_point);
     const __m256i lo = _mm256_set1_epi32(os->act_min), hi = _mm256_set1_epi32(os->act_max);
     __m256i acc[8] = {c0, c1, c2, c3, c4, c5, c6, c7};
+    const int simple = ember_rq_simple_avx2(&q);
     for (int i = 0; i < mr_valid; ++i) {
-        const __m256i r = ember_requant_avx2(acc[i], &q, zp, lo, hi);
+        const __m256i r = simple ? ember_requant_avx2_x(acc[i], &q, zp, lo, hi, 0) : ember_requant_avx2(acc[i], &q, zp, lo, hi);
         __m128i p = _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
         p = _mm_packs_epi16(p, p);
         int8_t *o = out + (size_t)i * out_stride;

@@ -155,6 +155,38 @@ static inline void ember_qconv_copy(const ember_qconv_job *j, const int8_t *src,
     j->uk->load_a(src, dst, n);
 }
 
+/* Writes n A elements of value v. These runs are short (K padding, padded
+ * taps); gcc's auto-vectorized form of the plain loop built its broadcast
+ * through the stack and stalled on store forwarding on every call, so int16
+ * fills use explicit SSE2 stores plus a scalar tail. */
+static inline void ember_qconv_fill(const ember_qconv_job *j, uint8_t *dst, int8_t v, size_t n) {
+    if (j->uk->a_bytes == 2) {
+        int16_t *d = (int16_t *)(void *)dst;
+        size_t i = 0;
+#if defined(__SSE2__)
+        if (n >= 8) {
+            const __m128i vv = _mm_set1_epi16(v);
+            for (; i + 8 <= n; i += 8) _mm_storeu_si128((__m128i *)(void *)(d + i), vv);
+        }
+        switch (n - i) { /* at most 7 left: no loop for the vectorizer to touch */
+        case 7: d[i + 6] = v; /* fall through */
+        case 6: d[i + 5] = v; /* fall through */
+        case 5: d[i + 4] = v; /* fall through */
+        case 4: d[i + 3] = v; /* fall through */
+        case 3: d[i + 2] = v; /* fall through */
+        case 2: d[i + 1] = v; /* fall through */
+        case 1: d[i] = v; /* fall through */
+        default: break;
+        }
+        return;
+#else
+        for (; i < n; ++i) d[i] = v;
+        return;
+#endif
+    }
+    j->uk->fill_a(dst, v, n);
+}
+
 /* Gathers the receptive field of the output pixel at (b, oy, ox) into dst
  * (kp A elements). */
 static void ember_qconv_gather(const ember_qconv_job *j, int64_t b, int32_t oy, int32_t ox, uint8_t *dst) {
@@ -168,7 +200,7 @@ static void ember_qconv_gather(const ember_qconv_job *j, int64_t b, int32_t oy, 
     for (int32_t ky = 0; ky < g->kernel_h; ++ky) {
         const int32_t iy = iy0 + ky * g->dilation_h;
         if (iy < 0 || iy >= g->in_h) {
-            uk->fill_a(dst, zp, (size_t)g->kernel_w * ic);
+            ember_qconv_fill(j, dst, zp, (size_t)g->kernel_w * ic);
             dst += (size_t)g->kernel_w * ic * ab;
             continue;
         }
@@ -181,13 +213,13 @@ static void ember_qconv_gather(const ember_qconv_job *j, int64_t b, int32_t oy, 
         for (int32_t kx = 0; kx < g->kernel_w; ++kx) {
             const int32_t ix = ix0 + kx * g->dilation_w;
             if (ix < 0 || ix >= g->in_w)
-                uk->fill_a(dst, zp, (size_t)ic);
+                ember_qconv_fill(j, dst, zp, (size_t)ic);
             else
                 ember_qconv_copy(j, line + (size_t)ix * ic, dst, (size_t)ic);
             dst += (size_t)ic * ab;
         }
     }
-    if (j->h->kp > j->h->k) uk->fill_a(dst, 0, (size_t)(j->h->kp - j->h->k));
+    if (j->h->kp > j->h->k) ember_qconv_fill(j, dst, 0, (size_t)(j->h->kp - j->h->k));
 }
 
 /* Fills the A rows of output pixels [row0, row0 + mv). */

@@ -98,50 +98,76 @@ typedef struct {
     int64_t rows; /* batch * out_h */
 } ember_qdw_job;
 
+/* Tap pointers of output pixels [ox0, ox1) of one output row into taps
+ * (tp slots per pixel, from slot 0; padded slots already hold the zp row). */
+static void ember_qdw_build_taps(const ember_qdw_job *j, const int8_t *img, int32_t iy0, int32_t ox0, int32_t ox1,
+                                 const int8_t **taps) {
+    const ember_conv_geom *g = &j->h->g;
+    const size_t C = (size_t)g->in_c, tp = (size_t)j->h->kp;
+    for (int32_t ox = ox0; ox < ox1; ++ox) {
+        const int32_t ix0 = ox * g->stride_w - g->pad_left;
+        const int8_t **pt = taps + (size_t)(ox - ox0) * tp;
+        for (int32_t ky = 0; ky < g->kernel_h; ++ky) {
+            const int32_t iy = iy0 + ky * g->dilation_h;
+            const int row_ok = iy >= 0 && iy < g->in_h;
+            const int8_t *line = row_ok ? img + (size_t)iy * g->in_w * C : j->zp_row;
+            for (int32_t kx = 0; kx < g->kernel_w; ++kx) {
+                const int32_t ix = ix0 + kx * g->dilation_w;
+                *pt++ = (row_ok && ix >= 0 && ix < g->in_w) ? line + (size_t)ix * C : j->zp_row;
+            }
+        }
+    }
+}
+
 static void ember_qdw_task(void *ctx, int task, int ntasks, int thread) {
     const ember_qdw_job *j = (const ember_qdw_job *)ctx;
     const ember_conv_geom *g = &j->h->g;
+    const ember_dwconv_ukernel *uk = j->uk;
     const int64_t r0 = j->rows * task / ntasks, r1 = j->rows * (task + 1) / ntasks;
     const int8_t **taps = (const int8_t **)(void *)(j->scratch + (size_t)thread * (size_t)j->h->scratch_per_thread);
     const size_t C = (size_t)g->in_c, tp = (size_t)j->h->kp;
     for (int32_t ox = 0; ox < g->out_w; ++ox)
         for (size_t t = (size_t)j->h->k; t < tp; ++t) taps[(size_t)ox * tp + t] = j->zp_row;
-    /* Offsets of the taps from the top-left tap (interior pixels). */
+    /* Tap offsets from the top-left tap, for interior pixels (padded taps
+     * have zero weight: offset 0 is any readable byte). */
     enum { MAX_TAP_OFF = 64 };
     ptrdiff_t tap_off[MAX_TAP_OFF];
-    int ntap_off = 0;
-    if ((int64_t)g->kernel_h * g->kernel_w <= MAX_TAP_OFF) {
+    int use_offsets = uk->run_offsets != NULL && tp <= MAX_TAP_OFF;
+    if (use_offsets) {
+        size_t t = 0;
         for (int32_t ky = 0; ky < g->kernel_h; ++ky)
             for (int32_t kx = 0; kx < g->kernel_w; ++kx)
-                tap_off[ntap_off++] =
-                    ((ptrdiff_t)ky * g->dilation_h * g->in_w + (ptrdiff_t)kx * g->dilation_w) * (ptrdiff_t)C;
+                tap_off[t++] = ((ptrdiff_t)ky * g->dilation_h * g->in_w + (ptrdiff_t)kx * g->dilation_w) * (ptrdiff_t)C;
+        for (; t < tp; ++t) tap_off[t] = 0;
     }
+    /* Output columns whose taps are all inside the image horizontally. */
+    int32_t ox_lo = 0, ox_hi = 0;
+    while (ox_lo < g->out_w && ox_lo * g->stride_w - g->pad_left < 0) ++ox_lo;
+    ox_hi = ox_lo;
+    while (ox_hi < g->out_w && ox_hi * g->stride_w - g->pad_left + (g->kernel_w - 1) * g->dilation_w < g->in_w) ++ox_hi;
     for (int64_t row = r0; row < r1; ++row) {
         const int64_t b = row / g->out_h;
         const int32_t oy = (int32_t)(row % g->out_h);
         const int32_t iy0 = oy * g->stride_h - g->pad_top;
         const int8_t *img = j->input + (size_t)b * g->in_h * g->in_w * C;
+        int8_t *orow = j->output + (size_t)row * g->out_w * C;
         const int rows_inside = iy0 >= 0 && iy0 + (g->kernel_h - 1) * g->dilation_h < g->in_h;
-        for (int32_t ox = 0; ox < g->out_w; ++ox) {
-            const int32_t ix0 = ox * g->stride_w - g->pad_left;
-            const int8_t **pt = taps + (size_t)ox * tp;
-            if (rows_inside && ntap_off > 0 && ix0 >= 0 && ix0 + (g->kernel_w - 1) * g->dilation_w < g->in_w) {
-                /* interior pixel: every tap is inside, no checks */
-                const int8_t *base = img + ((size_t)iy0 * g->in_w + (size_t)ix0) * C;
-                for (int t = 0; t < ntap_off; ++t) pt[t] = base + tap_off[t];
-                continue;
+        if (use_offsets && rows_inside && ox_hi > ox_lo) {
+            if (ox_lo > 0) {
+                ember_qdw_build_taps(j, img, iy0, 0, ox_lo, taps);
+                uk->run((size_t)ox_lo, C, tp, taps, j->blocks, orow, &g->os);
             }
-            for (int32_t ky = 0; ky < g->kernel_h; ++ky) {
-                const int32_t iy = iy0 + ky * g->dilation_h;
-                const int row_ok = iy >= 0 && iy < g->in_h;
-                const int8_t *line = row_ok ? img + (size_t)iy * g->in_w * C : j->zp_row;
-                for (int32_t kx = 0; kx < g->kernel_w; ++kx) {
-                    const int32_t ix = ix0 + kx * g->dilation_w;
-                    *pt++ = (row_ok && ix >= 0 && ix < g->in_w) ? line + (size_t)ix * C : j->zp_row;
-                }
+            const int8_t *base = img + ((size_t)iy0 * g->in_w + (size_t)(ox_lo * g->stride_w - g->pad_left)) * C;
+            uk->run_offsets((size_t)(ox_hi - ox_lo), C, tp, base, (size_t)g->stride_w * C, tap_off, j->blocks,
+                            orow + (size_t)ox_lo * C, &g->os);
+            if (ox_hi < g->out_w) {
+                ember_qdw_build_taps(j, img, iy0, ox_hi, g->out_w, taps);
+                uk->run((size_t)(g->out_w - ox_hi), C, tp, taps, j->blocks, orow + (size_t)ox_hi * C, &g->os);
             }
+            continue;
         }
-        j->uk->run((size_t)g->out_w, C, tp, taps, j->blocks, j->output + (size_t)row * g->out_w * C, &g->os);
+        ember_qdw_build_taps(j, img, iy0, 0, g->out_w, taps);
+        uk->run((size_t)g->out_w, C, tp, taps, j->blocks, orow, &g->os);
     }
 }
 

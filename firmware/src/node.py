@@ -30,6 +30,10 @@ class Node:
         self.bursts = list(bursts)
         self.scalar_names = [n for s in self.scalars for n in s.names]
         self.window_names = [s.names[0] for s in self.bursts]
+        names = self.scalar_names + self.window_names
+        for n in names:
+            if names.count(n) > 1:
+                raise ValueError("channel %s comes from two sensors: give one of them other names" % n)
         self.wdt = wdt
         self.sleeper = sleeper  # object with save(bytes), load() -> bytes|None, deepsleep(ms)
         self.seq = 0

@@ -11,8 +11,8 @@ Latency is wall time of `Model.infer` (Python call included) over --runs runs af
 --warmup runs. The per-layer times come from the executor's per-op timer
 (`Plan.set_profiling`), taken as the median over the runs. `--compare` runs the peers
 in the same process, interleaved with Ember, and prints ratios Ember / peer (below 1:
-Ember is faster). ONNX Runtime needs an ONNX form of the model: MODEL itself when it is
-a .onnx file, or `--onnx FILE`.
+Ember is faster). ONNX Runtime needs an ONNX form of the model (`--onnx FILE`; its
+first input gets the same array, cast to float32 unless the input is int8).
 """
 from __future__ import annotations
 

@@ -13,8 +13,9 @@ from .graph import Graph
 class _StderrBar:
     """Minimal progress bar for when tqdm is not installed."""
 
-    def __init__(self, total: int, desc: str, stream=sys.stderr):
-        self.total, self.desc, self.n, self.stream = max(total, 1), desc, 0, stream
+    def __init__(self, total: int, desc: str, stream=None):
+        self.total, self.desc, self.n = max(total, 1), desc, 0
+        self.stream = stream if stream is not None else sys.stderr
         self._last = -1
 
     def update(self, k: int = 1) -> None:

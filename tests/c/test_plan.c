@@ -249,8 +249,46 @@ static void test_io_errors(void) {
     ember_plan_destroy(plan);
 }
 
+/* x -> ADD_CONST (scratch 64, persistent 4) -> y: arena 2*112 + 64 = 288, persistent 16 (aligned). */
+static ember_status limited(size_t limit, int set_after_finalize) {
+    ember_plan *plan = ember_plan_create_with_ops(table, 3);
+    int32_t x = act(plan, 100), y = act(plan, 100), p[2] = {1, 64};
+    ember_status st;
+    CHECK_EQ_INT(ember_plan_add_op(plan, OP_ADD, 1, &x, 1, &y, 2, p), EMBER_OK);
+    CHECK_EQ_INT(ember_plan_set_io(plan, 1, &x, 1, &y), EMBER_OK);
+    if (!set_after_finalize) CHECK_EQ_INT(ember_plan_set_memory_limit(plan, limit), EMBER_OK);
+    st = ember_plan_finalize(plan, 1);
+    if (set_after_finalize) CHECK_EQ_INT(ember_plan_set_memory_limit(plan, limit), EMBER_ERR_STATE);
+    ember_plan_destroy(plan);
+    return st;
+}
+
+static void test_memory_limit(void) {
+    ember_plan_memory_info mem;
+    ember_plan *plan;
+    int32_t x, y, p[2] = {1, 64};
+    CHECK_EQ_INT(limited(0, 0), EMBER_OK); /* 0: no limit */
+    /* Find the exact need from an unlimited plan, then probe the boundary. */
+    plan = ember_plan_create_with_ops(table, 3);
+    x = act(plan, 100);
+    y = act(plan, 100);
+    CHECK_EQ_INT(ember_plan_add_op(plan, OP_ADD, 1, &x, 1, &y, 2, p), EMBER_OK);
+    CHECK_EQ_INT(ember_plan_set_io(plan, 1, &x, 1, &y), EMBER_OK);
+    CHECK_EQ_INT(ember_plan_finalize(plan, 1), EMBER_OK);
+    CHECK_EQ_INT(ember_plan_memory(plan, &mem), EMBER_OK);
+    ember_plan_destroy(plan);
+    CHECK_EQ_INT(mem.arena_bytes, 2 * 112 + 64);
+    CHECK_EQ_INT(limited(mem.arena_bytes + mem.persistent_bytes, 0), EMBER_OK);
+    CHECK_EQ_INT(limited(mem.arena_bytes + mem.persistent_bytes - 1, 0), EMBER_ERR_NO_MEMORY);
+    CHECK(contains(ember_last_error(), "more than the memory limit"));
+    CHECK(contains(ember_last_error(), "scratch 64"));
+    CHECK_EQ_INT(limited(mem.arena_bytes, 1), EMBER_OK); /* too late once finalized */
+    CHECK_EQ_INT(ember_plan_set_memory_limit(NULL, 1), EMBER_ERR_ARG);
+}
+
 int main(void) {
     test_chain();
+    test_memory_limit();
     test_tensor_errors();
     test_op_errors();
     test_graph_errors();

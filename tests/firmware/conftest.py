@@ -61,7 +61,7 @@ def micropython():
 
 
 _FW_MODULES = ("compat", "filters", "ring", "mqtt", "link", "config", "node", "app", "tls",
-               "machine", "i2c_devices", "boards", "sensors")
+               "machine", "network", "i2c_devices", "boards", "sensors", "secure")
 
 
 @pytest.fixture

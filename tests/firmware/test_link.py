@@ -274,3 +274,12 @@ def test_control_and_subscribe_on_a_broken_connection_do_not_raise(fw):
     link2.client.sock.send = broken
     link2.subscribe("x/y", lambda t, p, r: None)
     assert not link2.connected and "x/y" in link2.subs
+
+
+def test_broker_that_never_sends_connack_costs_one_timeout_then_backoff(fw):
+    sock = FakeBrokerSocket()
+    sock._respond = lambda first, body: None  # accepts TCP, never answers
+    link = make_link(sock, backoff_min_ms=1000)
+    assert link.service() is False
+    assert link.failures == 1 and "110" in repr(link.last_error) and sock.closed
+    assert link.service() is False and link.failures == 1  # waits for the backoff, no tight retry loop

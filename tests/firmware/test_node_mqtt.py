@@ -130,3 +130,19 @@ def test_last_will_offline_when_node_is_killed(broker, recorder, tmp_path):
         assert late.get("/status") == [(b"offline", True)]
     finally:
         late.close()
+
+
+def test_idle_node_stays_connected_with_keepalive_pings(broker, recorder, tmp_path):
+    """A node whose filters hold every sample back sends nothing for several
+    keepalive periods: its PINGREQs keep the session (no LWT, one connect)."""
+    cfg = node_config(tmp_path / "node.json", broker.port, period_ms=100,
+                      app={"period_ms": 100, "channels": {
+                          "temp": {"filters": [{"type": "deadband", "delta": 1000}]},
+                          "rh": {"filters": [{"type": "deadband", "delta": 1000}]}}})
+    d = json.loads(cfg.read_text())
+    d["broker"]["keepalive"] = 1  # the broker drops clients silent for 1.5 s
+    cfg.write_text(json.dumps(d))
+    stats = NodeProcess(cfg, steps=45).result(timeout=60)  # ~4.5 s
+    assert stats["connects"] == 1 and stats["seq"] == 1  # only the very first sample was sent
+    status = [p for p, _ in recorder.get("/status")]
+    assert status == [b"online", b"offline"]  # offline only from the clean close at the end

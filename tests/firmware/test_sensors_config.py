@@ -107,9 +107,9 @@ def test_sensor_factory_builds_real_drivers_from_node_json(fw):
         {"driver": "sht3x", "i2c": {"bus": 0}},
         {"driver": "adxl345", "i2c": {"bus": 0}, "window": True},
         {"driver": "adc", "pin": 3, "name": "light"},
-        {"driver": "sim_env", "faults": ["spike"]},
+        {"driver": "sim_env", "faults": ["spike"], "names": ["t2", "rh2"]},
     ], host)
-    assert [s.names for s in scalars] == [("temp", "rh"), ("light",), ("temp", "rh")]
+    assert [s.names for s in scalars] == [("temp", "rh"), ("light",), ("t2", "rh2")]
     assert [s.names for s in bursts] == [("vib",)]
     with pytest.raises(ValueError, match="unknown driver"):
         factory.build([{"driver": "bme680"}], host)
@@ -222,3 +222,53 @@ def test_watchdog_fed_and_deep_sleep_state_survives(fw):
     node2.step(0)
     assert "temp" not in link2.data[-1]["ch"]  # last sent value was restored: within deadband
     assert node2.restore(b"garbage") is False
+
+
+def test_node_rejects_duplicate_channel_names(fw):
+    from node import Node
+    from sensors.simulated import SimulatedEnv
+
+    with pytest.raises(ValueError, match="channel temp comes from two sensors"):
+        Node("n", FakeLink(), [SimulatedEnv(), SimulatedEnv()])
+
+
+@pytest.mark.parametrize("board,cfg,nic", [
+    ("esp32", {"wifi": {"ssid": "plant", "password": "pw"}}, "WLAN"),
+    ("stm32", {"wifi": {"ssid": "plant", "password": "pw"}}, "WLAN"),
+    ("stm32", {"lan": True}, "LAN"),
+])
+def test_board_network_bring_up_is_bounded(fw, board, cfg, nic):
+    import importlib
+
+    import machine
+    import network
+
+    b = importlib.import_module("boards." + board)
+    wdt = machine.WDT(timeout=1000)
+    network.connect_after = 3
+    network.log.clear()
+    assert b.net_up(cfg, wdt, timeout_ms=2000) is True
+    assert network.log[0][0] == nic and wdt.feeds >= 2  # fed while waiting
+    if nic == "WLAN":
+        assert ("connect", "plant", "pw") in network.log
+    network.connect_after = None  # access point never answers: gives up after the timeout
+    assert b.net_up(cfg, wdt, timeout_ms=300) is False
+
+
+def test_app_build_restores_state_after_deep_sleep(fw, tmp_path):
+    import machine
+    from app import build
+    from boards import host
+
+    cfg = {"node_id": "n", "board": "host", "deep_sleep": True, "broker": {"host": "127.0.0.1", "port": 1},
+           "sensors": [{"driver": "sim_env"}], "app": {"period_ms": 100}}
+    host.Sleeper().save(b'{"seq": 41, "cfg": "{\\"period_ms\\": 2000, \\"sleep_ms\\": 60000}", "db": {}}')
+    machine._reset_cause = machine.DEEPSLEEP_RESET
+    try:
+        node = build(cfg)
+    finally:
+        machine._reset_cause = machine.PWRON_RESET
+    assert node.seq == 41 and node.app.period_ms == 2000 and node.app.sleep_ms == 60000
+    assert node.wdt is not None and node.wdt.timeout == 30000
+    node = build(cfg)  # a power-on reset ignores whatever is in RTC memory
+    assert node.seq == 0 and node.app.period_ms == 100

@@ -86,6 +86,12 @@ typedef struct {
      * then weights [ntaps_padded/tr][cr lanes][tr] int16). */
     void (*run)(size_t pixels, size_t channels, size_t ntaps_padded, const int8_t *const *taps, const void *w,
                 int8_t *out, const ember_output_stage *os);
+    /* Optional (NULL: not provided): the same for pixels whose taps are all
+     * inside the image, tap t of pixel p at base + p * pixel_step +
+     * tap_off[t] (no pointer list to build; for 8-channel layers building it
+     * cost as much as the arithmetic). */
+    void (*run_offsets)(size_t pixels, size_t channels, size_t ntaps_padded, const int8_t *base, size_t pixel_step,
+                        const ptrdiff_t *tap_off, const void *w, int8_t *out, const ember_output_stage *os);
 } ember_dwconv_ukernel;
 
 static inline size_t ember_dw_block_bytes(int cr, size_t ntaps_padded) {

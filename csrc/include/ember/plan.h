@@ -64,6 +64,13 @@ ember_status ember_plan_set_io(ember_plan *plan, int32_t n_in, const int32_t *in
 
 ember_status ember_plan_finalize(ember_plan *plan, int32_t num_threads);
 
+/* Upper bound on the memory finalize may allocate for the model: arena
+ * (activations + scratch) plus per-op persistent buffers, in bytes. 0 (the
+ * default) means no limit. When the planned total exceeds it, finalize fails
+ * with EMBER_ERR_NO_MEMORY before allocating anything large, so a hostile
+ * model cannot make the host try a huge allocation. Call before finalize. */
+ember_status ember_plan_set_memory_limit(ember_plan *plan, size_t max_bytes);
+
 /* Run once. inputs[i] (may be NULL = already written to the input tensor's
  * arena memory) is read in place, not copied; it must hold the input tensor's
  * bytes with the dtype's alignment. outputs[i] (may be NULL = skip) receives a

@@ -35,14 +35,15 @@ def build(specs, board):
         elif drv == "sim_env":
             from sensors.simulated import SimulatedEnv
             env = SimulatedEnv(spec.get("seed", 1), spec.get("base", 21.0), spec.get("swing", 2.0),
-                               spec.get("period_s", 600.0), spec.get("noise", 0.02), spec.get("dt_s", 1.0))
+                               spec.get("period_s", 600.0), spec.get("noise", 0.02), spec.get("dt_s", 1.0),
+                               tuple(spec.get("names", ("temp", "rh"))))
             for fault in spec.get("faults", ()):
                 env.inject(fault)
             s = env
         elif drv == "sim_vib":
             from sensors.simulated import SimulatedVibration
             vib = SimulatedVibration(spec.get("seed", 2), spec.get("rate_hz", 1000), spec.get("freq_hz", 50.0),
-                                     spec.get("amp", 0.5), spec.get("noise", 0.05))
+                                     spec.get("amp", 0.5), spec.get("noise", 0.05), tuple(spec.get("names", ("vib",))))
             for fault in spec.get("faults", ()):
                 vib.inject(fault)
             s = vib
