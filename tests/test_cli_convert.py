@@ -71,3 +71,28 @@ def test_convert_errors_exit_1_with_message(iris_files, capsys):
     (d / "junk.onnx").write_bytes(b"\x00\x01junk")
     assert main(["convert", str(d / "junk.onnx"), "-c", str(d / "calib.npy"), "-o", str(d / "x.tflite")]) == 1
     assert "unrecognised model" in capsys.readouterr().err
+
+
+def test_convert_onnx_float_and_qdq_from_the_command_line(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    import onnx
+
+    from tests.test_convert_onnx import _chain_model, _qdq
+
+    rng = np.random.default_rng(7)
+    m = _chain_model(rng)
+    X = rng.normal(0, 1, (48, 3, 8, 8)).astype(np.float32)
+    onnx.save(m, str(tmp_path / "f.onnx"))
+    np.save(tmp_path / "calib.npy", X)                     # NCHW, as the ONNX model takes it
+    out = tmp_path / "f.tflite"
+    assert main(["convert", str(tmp_path / "f.onnx"), "-c", str(tmp_path / "calib.npy"), "-o", str(out),
+                 "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "NHWC" in captured.err and "SNR dB" in captured.out
+    y = litert_ref_samples(out.read_bytes(), np.zeros((1, 8, 8, 3), np.int8))
+    assert y.shape == (1, 10)
+    qdq = _qdq(tmp_path, m, X[:16], per_channel=True)
+    out2 = tmp_path / "q.tflite"
+    assert main(["convert", str(qdq), "-o", str(out2), "--no-progress"]) == 0   # QDQ: no calibration
+    assert out2.read_bytes()[4:8] == b"TFL3"

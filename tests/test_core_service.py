@@ -339,3 +339,34 @@ def test_without_a_broker_the_core_starts_a_local_one(tmp_path, kind):
     import socket
     with pytest.raises(OSError):                              # the local broker stopped with the core
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_node_table_is_bounded(tmp_path, monkeypatch):
+    import runtime.core.service as svc
+    monkeypatch.setattr(svc, "MAX_NODES", 5)
+    cfg = parse_config({"core": {"data_dir": str(tmp_path)}, "broker": {"host": "127.0.0.1"}})
+    core = Core(cfg, loader=load_model, extensions=False)
+    core.client = type("C", (), {"ack": lambda self, mid, qos: None})()
+    items = [(f"ember/nodes/x{i}/data", b"{}", time.monotonic(), i, 1, 0) for i in range(20)]
+    core._process(items)
+    assert len(core.nodes) == 5 and core.counters["nodes_untracked"] == 15
+    assert core.counters["unknown_node"] == 20 and core.counters["internal_error"] == 0
+    core._on_control("ember/nodes/x1/status", b"offline", retained=True)
+    assert core.nodes["x1"].online is False
+
+
+@pytest.mark.parametrize("kind", ["embedded", "mosquitto"])
+def test_local_broker_port_in_use_is_a_clear_error(tmp_path, kind):
+    import socket
+    from runtime.core.local_broker import BrokerStartError, mosquitto_binary
+    if kind == "mosquitto" and mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        cfg = parse_config({"core": {"data_dir": str(tmp_path)}, "deploy": {"enabled": False},
+                            "broker": {"port": s.getsockname()[1], "local": kind}})
+        core = Core(cfg, loader=load_model)
+        with pytest.raises(BrokerStartError, match="already in use"):
+            core.start()
+        core.stop()

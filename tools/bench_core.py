@@ -141,7 +141,7 @@ def start_broker():
     return EmbeddedBrokerHandle(free_port()).start()
 
 
-def start_core(tmp: Path, broker, model_path: Path, size: int):
+def start_core(tmp: Path, broker, model_path: Path, size: int, result_qos: int = 1):
     conf = tmp / "core.toml"
     conf.write_text(f"""
 [core]
@@ -149,6 +149,7 @@ id = "bench"
 data_dir = "{tmp / 'data'}"
 status_interval_s = 1
 log_level = "warning"
+result_qos = {result_qos}
 [broker]
 host = "{broker.host}"
 port = {broker.port}
@@ -193,14 +194,14 @@ def rss_kb(pid: int) -> tuple[int, int]:
 
 
 def run_case(model_blob: bytes, size: int, mode: str, duration: float, per_msg: int, window: int,
-             rate: float = 0.0, nodes: int = 8) -> dict:
+             rate: float = 0.0, nodes: int = 8, result_qos: int = 1) -> dict:
     import paho.mqtt.client as mqtt
     with tempfile.TemporaryDirectory(prefix="ember-bench-") as d:
         tmp = Path(d)
         mp_path = tmp / "m.tflite"
         mp_path.write_bytes(model_blob)
         broker = start_broker()
-        core = start_core(tmp, broker, mp_path, size)
+        core = start_core(tmp, broker, mp_path, size, result_qos)
         try:
             if not wait_ready(broker.host, broker.port):
                 raise RuntimeError("core did not start: " + (tmp / "core.log").read_text()[-2000:])
@@ -246,6 +247,8 @@ def main(argv=None) -> int:
     ap.add_argument("--models", default="dense,dense-b64,kws")
     ap.add_argument("--per-message", type=int, default=64, help="readings per binary message")
     ap.add_argument("--window", type=int, default=4096, help="outstanding readings in closed loop")
+    ap.add_argument("--modes", default="binary,json", help="binary,json")
+    ap.add_argument("--result-qos", type=int, default=1, choices=[0, 1], help="[core] result_qos")
     ap.add_argument("--write", help="write a markdown report here (e.g. docs/benchmarks-core.md)")
     a = ap.parse_args(argv)
     cases = []
@@ -261,14 +264,15 @@ def main(argv=None) -> int:
             blob, size, per = KWS.read_bytes(), 490, 8
         else:
             raise SystemExit(f"unknown model {name}")
-        for mode in ("binary", "json"):
-            r = run_case(blob, size, mode, a.duration, per, a.window if name != "kws" else 64)
+        for mode in a.modes.split(","):
+            window = 64 if name == "kws" else a.window if mode == "binary" else min(a.window, 256)
+            r = run_case(blob, size, mode, a.duration, per, window, result_qos=a.result_qos)
             r["model"] = name
             print(json.dumps(r), flush=True)
             cases.append(r)
             if mode == "binary" and r["readings_per_s"]:
                 rate = r["readings_per_s"] / 2
-                lr = run_case(blob, size, "binary", a.duration, per, 10**9, rate=rate)
+                lr = run_case(blob, size, "binary", a.duration, per, 10**9, rate=rate, result_qos=a.result_qos)
                 lr["model"], lr["mode"] = name, f"binary @ {rate:.0f}/s"
                 print(json.dumps(lr), flush=True)
                 cases.append(lr)
@@ -306,7 +310,8 @@ def write_report(path: Path, cases: list, a) -> None:
         "\"batching where the model allows\"); `kws` the MLPerf Tiny keyword-spotting CNN.",
         "Modes: `binary` = the compact batched payload (version byte 0xE1, see runtime/core/payload.py), "
         "QoS 0, closed loop at saturation; `json` = one DESIGN.md JSON reading per MQTT message, QoS 1; "
-        "`binary @ N/s` = fixed rate at half of saturation, for latency at moderate load.",
+        "`binary @ N/s` = fixed rate at half of saturation, for latency at moderate load. "
+        "Closed-loop windows: 4096 readings (binary), 256 (json), 64 (kws).",
         "Latency is node send -> result received; at saturation it includes queueing in the closed-loop window.",
         f"Load average when the report was written: {', '.join(f'{v:.1f}' for v in os.getloadavg())} "
         "(the machine is shared; other jobs were running, so the figures are lower bounds).",

@@ -85,6 +85,11 @@ for arch in "${ARCHES[@]}"; do
   [ "$arch" = armv7 ] && pkgs+=("${ARMHF_NUMPY_DEBS[@]}")
   echo "== $arch: sysroot ($work/sysroot)"
   sysroot "$debarch" "$work/sysroot" "${pkgs[@]}"
+  # what the alternatives system (postinst, not run by dpkg -x) would link: libblas/liblapack
+  for lib in "$SR"/usr/lib/"$triple"/{blas,lapack}/lib*.so.3; do
+    [ -e "$lib" ] && [ ! -e "$SR/usr/lib/$triple/$(basename "$lib")" ] && \
+      ln -s "$(basename "$(dirname "$lib")")/$(basename "$lib")" "$SR/usr/lib/$triple/$(basename "$lib")"
+  done
 
   echo "== $arch: cross-build the wheel"
   suffix=".cpython-311-$triple.so"

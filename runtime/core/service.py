@@ -38,7 +38,10 @@ log = logging.getLogger("ember.core")
 
 COUNTERS = ("received", "readings", "results", "bad_json", "bad_payload", "wrong_size", "missing_value",
             "unknown_node", "inference_error", "queue_overflow", "publish_error", "uplink_rejected",
-            "internal_error")
+            "nodes_untracked", "internal_error")
+
+
+MAX_NODES = 10_000
 
 
 def topics(prefix: str) -> dict:
@@ -261,7 +264,7 @@ class Core:
                 self._wake.set()
             return
         try:
-            self._on_control(topic, msg.payload)
+            self._on_control(topic, msg.payload, msg.retain)
         except Exception:  # a control message must never kill the network thread
             self.counters["internal_error"] += 1
             log.exception("error handling %s", topic)
@@ -269,7 +272,7 @@ class Core:
             if msg.qos:
                 client.ack(msg.mid, msg.qos)
 
-    def _on_control(self, topic: str, payload: bytes) -> None:
+    def _on_control(self, topic: str, payload: bytes, retained: bool = False) -> None:
         handler = self._handlers.get(topic)
         if handler is not None:
             handler(payload)
@@ -296,7 +299,8 @@ class Core:
                     text = ""
             if text in ("online", "offline"):
                 state.online = text == "online"
-                state.last_seen = time.time()
+                if not retained:      # a retained status is old news: it does not say when
+                    state.last_seen = time.time()
             elif payload:
                 self.counters["bad_payload"] += 1
                 self._warn("bad_payload", "node %s: status %r is neither online nor offline", node, text[:40])
@@ -310,13 +314,19 @@ class Core:
     def _node(self, node: str) -> NodeState:
         st = self.nodes.get(node)
         if st is None:
-            st = self.nodes[node] = NodeState()
+            st = NodeState()
+            if len(self.nodes) < MAX_NODES:   # bounded: a flood of made-up node ids cannot grow it
+                self.nodes[node] = st
+            else:
+                self.counters["nodes_untracked"] += 1
         return st
 
     # ------------------------------------------------------------ inference path
     def routes_for(self, node: str) -> list:
         r = self._route_cache.get(node)
         if r is None:
+            if len(self._route_cache) >= MAX_NODES:
+                self._route_cache.clear()
             r = self._route_cache[node] = [m.name for m in self.cfg.routes_for(node) if m.name in self.models]
         return r
 
