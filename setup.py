@@ -58,7 +58,7 @@ class BuildPyWithFirmware(build_py):
 
 setup(
     packages=find_packages(include=["runtime", "runtime.*"]),
-    package_data={"runtime": ["*.pyi", "py.typed", "data/*", "data/**/*", "firmware/**/*"]},
+    package_data={"runtime": ["*.pyi", "py.typed", "data/*", "data/**/*", "firmware/**/*", "core/*.toml"]},
     ext_modules=[CMakeExtension("runtime._core")],
     cmdclass={"build_ext": CMakeBuild, "build_py": BuildPyWithFirmware},
     zip_safe=False,

@@ -353,3 +353,20 @@ def test_node_table_is_bounded(tmp_path, monkeypatch):
     assert core.counters["unknown_node"] == 20 and core.counters["internal_error"] == 0
     core._on_control("ember/nodes/x1/status", b"offline", retained=True)
     assert core.nodes["x1"].online is False
+
+
+@pytest.mark.parametrize("kind", ["embedded", "mosquitto"])
+def test_local_broker_port_in_use_is_a_clear_error(tmp_path, kind):
+    import socket
+    from runtime.core.local_broker import BrokerStartError, mosquitto_binary
+    if kind == "mosquitto" and mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        cfg = parse_config({"core": {"data_dir": str(tmp_path)}, "deploy": {"enabled": False},
+                            "broker": {"port": s.getsockname()[1], "local": kind}})
+        core = Core(cfg, loader=load_model)
+        with pytest.raises(BrokerStartError, match="already in use"):
+            core.start()
+        core.stop()

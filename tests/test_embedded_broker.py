@@ -229,3 +229,28 @@ def test_mqtt5_user_properties_are_forwarded(embedded_broker):
     assert got5[0].properties.UserProperty == [("ember-msg-id", "abc-1")]
     assert got5[0].properties.ContentType == "application/json"
     assert got3[0].payload == b"{}"
+
+
+def test_silent_client_times_out_on_keepalive_and_its_will_is_published(embedded_broker):
+    """A node that loses power keeps no TCP FIN coming: the broker must notice the missing
+    PINGREQs (1.5 x keepalive) and publish the Last Will."""
+    import struct
+    got = Collector()
+    watcher = client(embedded_broker, "watch", on_message=got)
+    subscribe(watcher, "ember/nodes/+/status")
+
+    def s(b):
+        return struct.pack("!H", len(b)) + b
+    # CONNECT, MQTT 3.1.1, will (retain, QoS 1), keepalive 1 s
+    flags = 0x02 | 0x04 | (1 << 3) | 0x20
+    body = s(b"MQTT") + bytes([4, flags]) + struct.pack("!H", 1) + s(b"silent") + \
+        s(b"ember/nodes/silent/status") + s(b"offline")
+    sock = socket.create_connection((embedded_broker.host, embedded_broker.port), timeout=5)
+    try:
+        sock.sendall(bytes([0x10, len(body)]) + body)
+        assert sock.recv(4) == b"\x20\x02\x00\x00"                  # CONNACK accepted
+        msgs = got.wait(1, timeout=10)                              # then silence
+        assert msgs and msgs[0][:2] == ("ember/nodes/silent/status", b"offline")
+    finally:
+        sock.close()
+        close(watcher)

@@ -44,6 +44,18 @@ def wait_listening(host: str, port: int, timeout: float, proc=None) -> bool:
     return False
 
 
+def ensure_port_free(host: str, port: int) -> None:
+    """Raise BrokerStartError when something already listens on host:port (it would answer
+    our clients in place of the broker we start)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise BrokerStartError(f"cannot start a local broker on {host}:{port}: {e.strerror or e} "
+                                   "(another broker running? set [broker] host/port in core.toml)") from None
+
+
 def mosquitto_binary() -> str | None:
     found = shutil.which("mosquitto")
     if found:
@@ -90,6 +102,7 @@ class MosquittoProcess:
             + self.extra_conf)
 
     def start(self, timeout: float = 10.0) -> "MosquittoProcess":
+        ensure_port_free(self.host, self.port)
         self._write_conf()
         self.proc = subprocess.Popen([self.binary, "-c", str(self.conf_path)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -146,7 +159,8 @@ class EmbeddedBrokerHandle:
         try:
             self.broker.start()
         except OSError as e:
-            raise BrokerStartError(f"embedded broker cannot listen on {self.host}:{self.port}: {e}") from None
+            raise BrokerStartError(f"cannot start a local broker on {self.host}:{self.port}: {e.strerror or e} "
+                                   "(another broker running? set [broker] host/port in core.toml)") from None
         self.port = self.broker.port
         return self
 
