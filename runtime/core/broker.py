@@ -264,6 +264,7 @@ class EmbeddedBroker:
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
         self._loop = loop
         try:
             self._server = loop.run_until_complete(
@@ -286,7 +287,8 @@ class EmbeddedBroker:
             tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
             for t in tasks:
                 t.cancel()
-            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            if tasks:
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
             loop.close()
 
     def stop(self, timeout: float = 10.0) -> None:
