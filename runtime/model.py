@@ -218,10 +218,17 @@ class Model:
     def infer(self, x: Any):
         """Run the model on integer inputs (dtype and shape exactly as in ``inputs``)."""
         fast = self._fast
-        if fast is not None and type(x) is np.ndarray and x.dtype == fast[0] and x.shape == fast[1]:
-            # one array for a one-input model: the plan validates the rest (µs-scale calls)
-            outs = self._plan.run((x,))
-            return outs[0] if fast[2] else self._results(outs)
+        if fast is not None and type(x) is np.ndarray:
+            # one array for a one-input model: Plan.run checks dtype and shape itself
+            # (µs-scale calls); on a mismatch the slow path below words the error
+            try:
+                outs = self._plan.run((x,))
+            except InputError:
+                pass
+            except RuntimeFailure as e:
+                raise RuntimeFailure(self._explain(str(e))) from None
+            else:
+                return outs[0] if fast[2] else self._results(outs)
         arrays = self._arrange(x)
         self._check(arrays)
         return self._results(self._run(arrays))

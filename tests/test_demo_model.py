@@ -72,6 +72,7 @@ def test_sidecar_matches_the_model(meta, blob):
     assert tin.Quantization().ZeroPointAsNumpy()[0] == meta["inputs"][0]["zero_point"]
     assert list(tout.ShapeAsNumpy()) == [1, len(meta["labels"])]
     assert meta["inputs"][0]["features"] == ["mean", "rms", "peak", "crest"]
+    assert meta["features"] == ["vib_mean", "vib_rms", "vib_peak", "vib_crest"]   # runtime/core/demo.py reads these
     assert meta["labels"][0] == meta["normal_label"] == "normal"
     assert set(meta["anomaly_labels"]) == set(meta["labels"]) - {"normal"}
     assert meta["training"]["int8_accuracy_simulated"] >= meta["training"]["float_accuracy"] - 0.01

@@ -46,6 +46,8 @@ def test_model_bit_exact_per_isa(path, isa, threads, restore_isa):
     _core.set_isa(isa)
     m = runtime.load(data, num_threads=threads)
     assert m.isa == isa
+    _core.set_isa("scalar")  # later choices do not change a loaded model's path
+    assert m.isa == isa
     # SIMD paths prepack conv weights at load; scalar keeps none for conv
     packs = m.memory["persistent_bytes"] > 0
     if isa != "scalar":

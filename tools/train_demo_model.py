@@ -118,6 +118,8 @@ def build(out_dir: str, n_train: int = 6000, n_test: int = 2000, progress: bool 
             "scale": out_s, "zero_point": out_zp, "meaning": "class probabilities (softmax)",
             "labels": LABELS,
         }],
+        # the message keys the firmware uses for its default vibration channel "vib", in input order
+        "features": [f"vib_{name}" for name in FEATURES],
         "labels": LABELS,
         "normal_label": "normal",
         "anomaly_labels": [label for label in LABELS if label != "normal"],

@@ -264,6 +264,7 @@ class EmbeddedBroker:
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
         self._loop = loop
         try:
             self._server = loop.run_until_complete(
@@ -283,7 +284,11 @@ class EmbeddedBroker:
                 if s.conn:
                     s.conn.closed = True
                     s.conn.writer.close()
-            loop.run_until_complete(asyncio.sleep(0))
+            tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for t in tasks:
+                t.cancel()
+            if tasks:
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
             loop.close()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -306,6 +311,8 @@ class EmbeddedBroker:
             graceful = await self._serve(conn)
         except (ProtocolError, asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError) as e:
             log.debug("connection closed: %s", e)
+        except asyncio.CancelledError:  # broker shutting down: end quietly
+            graceful = True
         except Exception:  # never let one client take the broker down
             log.exception("unexpected error serving a client")
         finally:

@@ -122,6 +122,7 @@ class Core:
 
     def start(self) -> "Core":
         self._started = time.time()
+        self._last_status = (time.monotonic(), 0)
         self.load_models()
         if self.attach_extensions:
             from . import integrations
@@ -525,7 +526,7 @@ class Core:
         now = time.monotonic()
         last_t, last_n = self._last_status
         n = self.counters["received"]
-        if last_t:
+        if last_t and now > last_t:
             dt = max(now - last_t, 1e-6)
             self.msgs_per_s = (n - last_n) / dt
             for st in list(self.nodes.values()):

@@ -7,18 +7,19 @@ from __future__ import annotations
 
 from . import register
 from .base import OpContext
-from .nn_util import (act_range_checked, activation, bias_data, channel_multipliers, check_spatial, const_weights,
-                      int_option, out_size, pad_before, padding, per_tensor_q, weight_scales)
+from .nn_util import (act_range_checked, activation, bias_data, channel_multipliers, check_spatial,
+                      const_weights, int_option, optional_input, out_size, pad_before, padding, per_tensor_q,
+                      required_input, weight_scales)
 
 
 @register("DEPTHWISE_CONV_2D")
 def build_depthwise_conv_2d(op: OpContext) -> None:
     op.require(len(op.inputs) in (2, 3), f"expected 2 or 3 inputs, got {len(op.inputs)}")
     op.require(len(op.outputs) == 1, f"expected 1 output, got {len(op.outputs)}")
-    x, w = op.inputs[0], op.inputs[1]
-    b = op.inputs[2] if len(op.inputs) == 3 else None
+    x = required_input(op, 0, "input")
+    w = required_input(op, 1, "weights" if "FULLY" in op.name else "filter")
+    b = optional_input(op, 2)
     y = op.outputs[0]
-    op.require(x is not None, "missing input")
     in_scale, in_zp = per_tensor_q(op, x, "input")
     out_scale, out_zp = per_tensor_q(op, y, "output")
     op.require(len(x.shape) == 4 and all(d > 0 for d in x.shape), f"input {x.describe()} must be a non-empty NHWC tensor")

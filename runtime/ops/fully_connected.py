@@ -12,18 +12,18 @@ import numpy as np
 
 from . import register
 from .base import OpContext
-from .nn_util import (act_range_checked, activation, bias_data, channel_multipliers, const_weights, option_enum,
-                      per_tensor_q, weight_scales)
+from .nn_util import (act_range_checked, activation, bias_data, channel_multipliers, const_weights,
+                      option_enum, optional_input, per_tensor_q, required_input, weight_scales)
 
 
 @register("FULLY_CONNECTED")
 def build_fully_connected(op: OpContext) -> None:
     op.require(len(op.inputs) in (2, 3), f"expected 2 or 3 inputs, got {len(op.inputs)}")
     op.require(len(op.outputs) == 1, f"expected 1 output, got {len(op.outputs)}")
-    x, w = op.inputs[0], op.inputs[1]
-    b = op.inputs[2] if len(op.inputs) == 3 else None
+    x = required_input(op, 0, "input")
+    w = required_input(op, 1, "weights" if "FULLY" in op.name else "filter")
+    b = optional_input(op, 2)
     y = op.outputs[0]
-    op.require(x is not None, "missing input")
     in_scale, in_zp = per_tensor_q(op, x, "input")
     out_scale, out_zp = per_tensor_q(op, y, "output")
     const_weights(op, w, 2, "weights")
@@ -35,8 +35,9 @@ def build_fully_connected(op: OpContext) -> None:
     batches = x.size // depth
     keep = bool(op.options.get("keep_num_dims", False))
     if keep:
-        op.require(x.shape[-1] == depth, f"keep_num_dims needs the input's last dimension to be {depth}")
-        want = tuple(x.shape[:-1]) + (units,)
+        xs: tuple[int, ...] = tuple(int(d) for d in x.shape)
+        op.require(xs[-1] == depth, f"keep_num_dims needs the input's last dimension to be {depth}")
+        want = xs[:-1] + (units,)
     else:
         want = (batches, units)
     op.require(tuple(y.shape) == want, f"output {y.describe()} should have shape {list(want)}")

@@ -8,6 +8,7 @@ the plan and must equal what LiteRT's Prepare computes, bit for bit.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 
@@ -17,6 +18,18 @@ from .base import OpContext, Tensor
 _ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
 _PADDINGS = {0: "SAME", 1: "VALID"}
 SUPPORTED_ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+
+
+def required_input(op: OpContext, index: int, what: str) -> Tensor:
+    """Input `index` of the operator, failing when it is absent."""
+    t = op.inputs[index] if index < len(op.inputs) else None
+    if t is None:
+        op.fail(f"missing {what} (input {index})")
+    return t
+
+
+def optional_input(op: OpContext, index: int) -> Optional[Tensor]:
+    return op.inputs[index] if index < len(op.inputs) else None
 
 
 def option_enum(op: OpContext, key: str, default: str, names: dict) -> str:
@@ -96,7 +109,6 @@ def pad_before(stride: int, dilation: int, image: int, filt: int, out: int) -> i
 
 
 def const_weights(op: OpContext, w: Tensor, rank: int, what: str = "filter") -> np.ndarray:
-    op.require(w is not None, f"missing {what}")
     op.require(w.dtype == "int8", f"{what} {w.describe()} must be int8 (got {w.dtype})")
     op.require(w.is_const, f"{what} {w.describe()} must be a constant")
     op.require(len(w.shape) == rank, f"{what} {w.describe()} must have rank {rank}")
@@ -130,7 +142,7 @@ def weight_scales(op: OpContext, w: Tensor, channels: int, axis: int, allow_per_
     return np.broadcast_to(s, (channels,)) if n == 1 else s
 
 
-def bias_data(op: OpContext, b, channels: int):
+def bias_data(op: OpContext, b: Optional[Tensor], channels: int) -> Optional[Tensor]:
     """The optional int32 bias (None when absent)."""
     if b is None:
         return None

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import register
 from .base import OpContext
-from .nn_util import f32, per_tensor_q
+from .nn_util import f32, optional_input, per_tensor_q, required_input
 
 MAX_DIMS = 5
 
@@ -18,9 +18,8 @@ def _build_pad(op: OpContext, v2: bool) -> None:
     n_in = (2, 3) if v2 else (2,)
     op.require(len(op.inputs) in n_in, f"expected {' or '.join(map(str, n_in))} inputs, got {len(op.inputs)}")
     op.require(len(op.outputs) == 1, f"expected 1 output, got {len(op.outputs)}")
-    x, p, y = op.inputs[0], op.inputs[1], op.outputs[0]
-    op.require(x is not None and p is not None, "missing input or paddings")
-    _, in_zp = per_tensor_q(op, x, "input")
+    x, p, y = required_input(op, 0, "input"), required_input(op, 1, "paddings"), op.outputs[0]
+    per_tensor_q(op, x, "input")
     out_scale, out_zp = per_tensor_q(op, y, "output")
     rank = len(x.shape)
     op.require(1 <= rank <= MAX_DIMS, f"input {x.describe()} has rank {rank}, supported 1..{MAX_DIMS}")
@@ -34,7 +33,7 @@ def _build_pad(op: OpContext, v2: bool) -> None:
     op.require(tuple(y.shape) == want, f"output {y.describe()} should have shape {list(want)}")
 
     pad_value = out_zp
-    c = op.inputs[2] if v2 and len(op.inputs) == 3 else None
+    c = optional_input(op, 2) if v2 else None
     if c is not None:
         op.require(c.dtype == "int8", f"constant_values {c.describe()} must be int8")
         op.require(c.is_const, f"constant_values {c.describe()} must be a constant")

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 from . import register
 from .base import OpContext
-from .nn_util import (act_range_checked, activation, check_spatial, int_option, out_size, pad_before, padding,
-                      per_tensor_q, SPATIAL_LIMIT)
+from .nn_util import (act_range_checked, activation, check_spatial, int_option, out_size, pad_before,
+                      padding, per_tensor_q, required_input, SPATIAL_LIMIT)
 
 
 def _build_pool(op: OpContext, kernel: str) -> None:
     op.require(len(op.inputs) == 1, f"expected 1 input, got {len(op.inputs)}")
     op.require(len(op.outputs) == 1, f"expected 1 output, got {len(op.outputs)}")
-    x, y = op.inputs[0], op.outputs[0]
-    op.require(x is not None, "missing input")
+    x, y = required_input(op, 0, "input"), op.outputs[0]
     per_tensor_q(op, x, "input")
     out_scale, out_zp = per_tensor_q(op, y, "output")
     op.require(len(x.shape) == 4 and all(d > 0 for d in x.shape), f"input {x.describe()} must be a non-empty NHWC tensor")
