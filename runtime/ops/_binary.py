@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .. import quant
 from . import register
-from ._elem import (activation, activation_range_f32, broadcast_shape, count_io, f32, qparams,
+from ._elem import (activation, activation_range, broadcast_shape, count_io, f32, qparams,
                     require_dtype)
 
 ADD_LEFT_SHIFT = 20
@@ -66,7 +66,7 @@ def _build(op, kernel: str, params_fn):
     s2, z2 = qparams(op, b, "input 1")
     so, zo = qparams(op, y, "output")
     act = activation(op)
-    lo, hi = activation_range_f32(op, act, so, zo)
+    lo, hi = activation_range(op, act, so, zo)
     if lo > hi:
         op.fail(f"fused activation {act} leaves an empty output range [{lo}, {hi}]")
     try:

@@ -12,6 +12,7 @@ from typing import Optional
 
 import numpy as np
 
+from .. import quant
 from .base import OpContext, Tensor
 
 MAX_RANK = 6  # EMBER_MAX_DIMS
@@ -110,21 +111,13 @@ def require_same_shape(op: OpContext, t: Tensor, shape: tuple, what: str) -> Non
         op.fail(f"{what} {t.describe()} must have shape {list(shape)}")
 
 
-def activation_range_f32(op: OpContext, act: str, scale: float, zero_point: int) -> tuple[int, int]:
-    """TFLite CalculateActivationRangeQuantized for int8: f / scale in float, roundf."""
-    def q(v: float) -> int:
-        r = float(np.float32(v) / np.float32(scale))  # the float division TFLite does
-        r = math.copysign(math.floor(abs(r) + 0.5), r)  # roundf, exact in double
-        if not (-2.0**31 <= r <= 2.0**31 - 1):
-            op.fail(f"fused activation {act}: output scale {scale!r} overflows int32")
-        return zero_point + int(r)
-
-    if act == "NONE":
-        return -128, 127
-    if act == "RELU":
-        return max(-128, q(0.0)), 127
-    if act == "RELU6":
-        return max(-128, q(0.0)), min(127, q(6.0))
-    if act == "RELU_N1_TO_1":
-        return max(-128, q(-1.0)), min(127, q(1.0))
-    op.fail(f"fused activation {act} is not supported for int8 (only NONE, RELU, RELU6, RELU_N1_TO_1)")
+def activation_range(op: OpContext, act: str, scale: float, zero_point: int) -> tuple[int, int]:
+    """``quant.activation_range`` (TFLite CalculateActivationRangeQuantized for int8,
+    float32 division) with its failures reported through ``op.fail``."""
+    bound = {"RELU6": 6.0, "RELU_N1_TO_1": 1.0}.get(act, 0.0)  # the largest |f| it quantizes
+    if not abs(float(np.float32(bound) / np.float32(scale))) + 0.5 < 2.0**31:  # roundf would leave int32
+        op.fail(f"fused activation {act}: output scale {scale!r} overflows int32")
+    try:
+        return quant.activation_range(act, scale, zero_point)
+    except ValueError:
+        op.fail(f"fused activation {act} is not supported for int8 (only NONE, RELU, RELU6, RELU_N1_TO_1)")
