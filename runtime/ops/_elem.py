@@ -68,6 +68,23 @@ def require_dtype(op: OpContext, t: Tensor, dtypes, what: str) -> None:
         op.fail(f"{what} {t.describe()} must be {' or '.join(dtypes)}, got {t.dtype}")
 
 
+def int8_in_out(op: OpContext, n_in=1) -> tuple[Tensor, Tensor]:
+    """count_io(op, n_in), then (input 0, output 0), both required to be int8."""
+    count_io(op, n_in)
+    x, y = op.inputs[0], op.outputs[0]
+    require_dtype(op, x, "int8", "input")
+    require_dtype(op, y, "int8", "output")
+    return x, y
+
+
+def rescale_multiplier(op: OpContext, in_scale: float, out_scale: float) -> tuple[int, int]:
+    """QuantizeMultiplier(in_scale / out_scale), the scales widened from float32 to double."""
+    try:
+        return quant.quantize_multiplier(float(f32(in_scale)) / float(f32(out_scale)))
+    except ValueError:
+        op.fail(f"input/output scale ratio {in_scale / out_scale!r} is too large")
+
+
 def require_activation(op: OpContext, t: Tensor, what: str) -> None:
     if t.is_const:
         op.fail(f"{what} {t.describe()} must not be a constant (constant folding is not supported)")

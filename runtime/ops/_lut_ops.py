@@ -10,14 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from . import register
-from ._elem import count_io, qparams, require_dtype, require_same_shape
+from ._elem import int8_in_out, qparams, require_same_shape
 
 
 def _build(op, kernel: str):
-    count_io(op, 1)
-    x, y = op.inputs[0], op.outputs[0]
-    require_dtype(op, x, "int8", "input")
-    require_dtype(op, y, "int8", "output")
+    x, y = int8_in_out(op)
     require_same_shape(op, y, x.shape, "output")
     in_scale, in_zp = qparams(op, x, "input")
     out_scale, out_zp = qparams(op, y, "output")

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import quant
 from . import register
-from ._elem import count_io, f32, option, qparams, require_dtype
+from ._elem import int8_in_out, option, qparams, require_dtype, require_same_shape, rescale_multiplier
 
 
 
@@ -25,11 +24,8 @@ def mean_output_shape(in_shape: tuple, axes: list, keep_dims: bool) -> tuple:
 
 @register("MEAN")
 def build_mean(op):
-    count_io(op, 2)
-    x, axes_t = op.inputs
-    y = op.outputs[0]
-    require_dtype(op, x, "int8", "input")
-    require_dtype(op, y, "int8", "output")
+    x, y = int8_in_out(op, 2)
+    axes_t = op.inputs[1]
     require_dtype(op, axes_t, "int32", "axis tensor")
     if not axes_t.is_const:
         op.fail("the axis tensor must be a constant")
@@ -44,14 +40,10 @@ def build_mean(op):
             op.fail(f"axis {a} is out of range for rank {nd}")
     keep_dims = bool(option(op, "keep_dims", False))
     want = mean_output_shape(tuple(x.shape), axes, keep_dims)
-    if tuple(y.shape) != want:
-        op.fail(f"output {y.describe()} must have shape {list(want)}")
+    require_same_shape(op, y, want, "output")
     si, zi = qparams(op, x, "input")
     so, zo = qparams(op, y, "output")
-    try:
-        mult, shift = quant.quantize_multiplier(float(f32(si)) / float(f32(so)))
-    except ValueError:
-        op.fail(f"input/output scale ratio {si / so!r} is too large")
+    mult, shift = rescale_multiplier(op, si, so)
     mask = 0
     for a in axes:
         mask |= 1 << (a + nd if a < 0 else a)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import quant
 from . import register
-from ._elem import count_io, f32, qparams, require_dtype, require_same_shape
+from ._elem import count_io, qparams, require_dtype, require_same_shape, rescale_multiplier
 
 
 @register("QUANTIZE")
@@ -27,9 +26,6 @@ def build_quantize(op):
                                               "multiplier": 0, "shift": 0})
         return
     si, zi = qparams(op, x, "input")
-    try:
-        mult, shift = quant.quantize_multiplier(float(f32(si)) / float(f32(so)))
-    except ValueError:
-        op.fail(f"input/output scale ratio {si / so!r} is too large")
+    mult, shift = rescale_multiplier(op, si, so)
     op.emit("QUANTIZE", [x], [y], {"input_zero_point": zi, "output_zero_point": zo,
                                    "multiplier": mult, "shift": shift})

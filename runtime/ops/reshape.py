@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import register
-from ._elem import count_io, option
+from ._elem import count_io, option, require_same_shape
 
 _DTYPES = ("int8", "uint8", "int16", "int32", "int64", "float32")
 
@@ -82,8 +82,7 @@ def build_squeeze(op):
         want = tuple(s for i, s in enumerate(x.shape) if i not in norm)
     else:
         want = tuple(s for s in x.shape if s != 1)
-    if tuple(y.shape) != want:
-        op.fail(f"output {y.describe()} must have shape {list(want)}")
+    require_same_shape(op, y, want, "output")
     op.emit("RESHAPE", [x], [y], {})
 
 
@@ -102,6 +101,5 @@ def build_expand_dims(op):
     if axis < 0:
         axis += nd + 1
     want = tuple(x.shape[:axis]) + (1,) + tuple(x.shape[axis:])
-    if tuple(y.shape) != want:
-        op.fail(f"output {y.describe()} must have shape {list(want)}")
+    require_same_shape(op, y, want, "output")
     op.emit("RESHAPE", [x], [y], {})

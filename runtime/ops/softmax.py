@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import quant
 from . import register
-from ._elem import count_io, f32, option, qparams, require_dtype, require_same_shape
+from ._elem import f32, int8_in_out, option, qparams, require_same_shape
 
 SCALED_DIFF_INTEGER_BITS = 5
 
@@ -35,10 +35,7 @@ def softmax_params(beta: float, input_scale: float) -> dict:
 
 @register("SOFTMAX")
 def build_softmax(op):
-    count_io(op, 1)
-    x, y = op.inputs[0], op.outputs[0]
-    require_dtype(op, x, "int8", "input")
-    require_dtype(op, y, "int8", "output")
+    x, y = int8_in_out(op)
     if len(x.shape) < 1:
         op.fail("input must have at least one dimension")
     require_same_shape(op, y, x.shape, "output")
