@@ -81,6 +81,10 @@ def test_emitted_records():
     ("ADD", [q8(0, (2, 3)), q8(1, (1, 3))], [q8(2, (2, 1))], {}, "broadcast shape"),
     ("ADD", [q8(0, (3,)), q8(1, (3,))], [q8(2, (3,))], {"fused_activation_function": "TANH"}, "not supported"),
     ("MUL", [q8(0, (3,)), q8(1, (3,), 1e3)], [q8(2, (3,), 1e-9)], {}, "too large"),
+    ("MUL", [q8(0, (3,)), q8(1, (3,))], [q8(2, (3,), 2.0**-31)], {"fused_activation_function": "RELU_N1_TO_1"},
+     "overflows int32"),
+    ("ADD", [q8(0, (3,)), q8(1, (3,))], [q8(2, (3,), 1e-45)], {"fused_activation_function": "RELU6"},
+     "overflows int32"),  # 6 / subnormal scale is inf in float32
     ("MUL", [q8(0, (3,)), Tensor(1, "f", (3,), "float32")], [q8(2, (3,))], {}, "must be int8"),
     ("CONCATENATION", [q8(0, (2, 3)), q8(1, (2, 3), 0.07)], [q8(2, (2, 6))], {"axis": 1}, "identical scales"),
     ("CONCATENATION", [q8(0, (2, 3)), q8(1, (2, 3))], [q8(2, (2, 6))], {"axis": 2}, "out of range"),

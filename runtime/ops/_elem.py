@@ -132,7 +132,9 @@ def activation_range(op: OpContext, act: str, scale: float, zero_point: int) -> 
     """``quant.activation_range`` (TFLite CalculateActivationRangeQuantized for int8,
     float32 division) with its failures reported through ``op.fail``."""
     bound = {"RELU6": 6.0, "RELU_N1_TO_1": 1.0}.get(act, 0.0)  # the largest |f| it quantizes
-    if not abs(float(np.float32(bound) / np.float32(scale))) + 0.5 < 2.0**31:  # roundf would leave int32
+    with np.errstate(over="ignore"):  # inf (a subnormal scale) fails below
+        r = float(np.float32(bound) / np.float32(scale))
+    if not abs(r) + 0.5 < 2.0**31:  # roundf would leave int32
         op.fail(f"fused activation {act}: output scale {scale!r} overflows int32")
     try:
         return quant.activation_range(act, scale, zero_point)
