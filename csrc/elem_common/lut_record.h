@@ -16,7 +16,6 @@
 /* Param slots of a table op; each op checks its own list against these. */
 #define EMBER_EL_LUT_P_input_zero_point 0
 #define EMBER_EL_LUT_P_output_zero_point 1
-#define EMBER_EL_LUT_NPARAMS 2
 
 typedef void (*ember_el_lut_build_fn)(float in_scale, int32_t in_zp, float out_scale, int32_t out_zp,
                                       int8_t lut[256]);

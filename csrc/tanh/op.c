@@ -7,11 +7,9 @@
 
 #define NAME "TANH"
 
-/* C99 compile-time check: the param list is the one lut_record.h reads. */
-typedef char tanh_params_are_lut_params[
-    EMBER_TANH_P_input_zero_point == EMBER_EL_LUT_P_input_zero_point &&
-    EMBER_TANH_P_output_zero_point == EMBER_EL_LUT_P_output_zero_point && EMBER_TANH_NPARAMS == EMBER_EL_LUT_NPARAMS
-        ? 1 : -1];
+/* Compile-time check (C99): lut_record.h reads the zero points from these slots. */
+typedef char tanh_zp_slots[EMBER_TANH_P_input_zero_point == EMBER_EL_LUT_P_input_zero_point &&
+    EMBER_TANH_P_output_zero_point == EMBER_EL_LUT_P_output_zero_point ? 1 : -1];
 
 static const char *const k_param_names[] = {EMBER_TANH_PARAMS(EMBER_PARAM_NAME)};
 
