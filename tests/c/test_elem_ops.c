@@ -63,6 +63,14 @@ static int same_bytes(const void *a, const void *b, size_t n, const char *what) 
     return 1;
 }
 
+/* Runs the plan on ins, compares its one output (n bytes) with want, destroys the plan. */
+static void b_run_check(builder *b, const void *const *ins, void *out, const void *want, size_t n, const char *what) {
+    void *outs[1] = {out};
+    CHECK_EQ_INT(ember_plan_run(b->plan, ins, outs), EMBER_OK);
+    CHECK(same_bytes(out, want, n, what));
+    ember_plan_destroy(b->plan);
+}
+
 static void test_softmax(const int8_t *in, const int8_t *want, const int32_t *params, const char *what) {
     builder b;
     int8_t out[20];
@@ -121,10 +129,7 @@ static void test_lut_op(const char *kernel, const float *scales, const int32_t *
     int32_t y = b_tensor(&b, EMBER_DT_INT8, 1, dims, NULL);
     CHECK_EQ_INT(b_finish(&b, kernel, 2, ids, y, 2, zps), EMBER_OK);
     const void *ins[1] = {in};
-    void *outs[1] = {out};
-    CHECK_EQ_INT(ember_plan_run(b.plan, ins, outs), EMBER_OK);
-    CHECK(same_bytes(out, want, 256, kernel));
-    ember_plan_destroy(b.plan);
+    b_run_check(&b, ins, out, want, 256, kernel);
 }
 
 static void test_binary(const char *kernel, int32_t nda, const int32_t *da, const int8_t *a, int32_t ndb,
@@ -139,10 +144,7 @@ static void test_binary(const char *kernel, int32_t nda, const int32_t *da, cons
     int32_t y = b_tensor(&b, EMBER_DT_INT8, ndo, dout, NULL);
     CHECK_EQ_INT(b_finish(&b, kernel, 2, ids, y, n_params, params), EMBER_OK);
     const void *ins[2] = {a, bv};
-    void *outs[1] = {out};
-    CHECK_EQ_INT(ember_plan_run(b.plan, ins, outs), EMBER_OK);
-    CHECK(same_bytes(out, want, n_out, kernel));
-    ember_plan_destroy(b.plan);
+    b_run_check(&b, ins, out, want, n_out, kernel);
 }
 
 static void test_quantize(void) {
@@ -158,10 +160,7 @@ static void test_quantize(void) {
     const int32_t qp[4] = {0, quantize_f_zp, 0, 0};
     CHECK_EQ_INT(b_finish(&b, "QUANTIZE", 2, ids, y, 4, qp), EMBER_OK);
     const void *ins[1] = {quantize_f_in};
-    void *outs[1] = {out8};
-    CHECK_EQ_INT(ember_plan_run(b.plan, ins, outs), EMBER_OK);
-    CHECK(same_bytes(out8, quantize_f_out, 32, "QUANTIZE f32"));
-    ember_plan_destroy(b.plan);
+    b_run_check(&b, ins, out8, quantize_f_out, 32, "QUANTIZE f32");
     /* int8 -> int8 */
     int8_t all[256];
     for (int i = 0; i < 256; ++i) all[i] = (int8_t)(i - 128);
@@ -170,9 +169,7 @@ static void test_quantize(void) {
     y = b_tensor(&b, EMBER_DT_INT8, 1, d256, NULL);
     CHECK_EQ_INT(b_finish(&b, "QUANTIZE", 1, &x, y, 4, requantize_params), EMBER_OK);
     ins[0] = all;
-    CHECK_EQ_INT(ember_plan_run(b.plan, ins, outs), EMBER_OK);
-    CHECK(same_bytes(out8, requantize_out, 256, "QUANTIZE s8"));
-    ember_plan_destroy(b.plan);
+    b_run_check(&b, ins, out8, requantize_out, 256, "QUANTIZE s8");
     /* DEQUANTIZE */
     float outf[256];
     b_init(&b);
@@ -181,10 +178,7 @@ static void test_quantize(void) {
     y = b_tensor(&b, EMBER_DT_FLOAT32, 1, d256, NULL);
     const int32_t dp[1] = {dequantize_zp};
     CHECK_EQ_INT(b_finish(&b, "DEQUANTIZE", 2, ids, y, 1, dp), EMBER_OK);
-    outs[0] = outf;
-    CHECK_EQ_INT(ember_plan_run(b.plan, ins, outs), EMBER_OK);
-    CHECK(same_bytes(outf, dequantize_out_bits, sizeof(outf), "DEQUANTIZE"));
-    ember_plan_destroy(b.plan);
+    b_run_check(&b, ins, outf, dequantize_out_bits, sizeof(outf), "DEQUANTIZE");
     /* Conversions of values int32 cannot hold follow the host CPU (see quantize.h). */
     CHECK_EQ_INT(ember_quantize_round_to_i32(2.5f, 1.0f), 3);
     CHECK_EQ_INT(ember_quantize_round_to_i32(-2.5f, 1.0f), -3);
@@ -200,10 +194,7 @@ static void test_mean(void) {
     int32_t y = b_tensor(&b, EMBER_DT_INT8, 2, dout, NULL);
     CHECK_EQ_INT(b_finish(&b, "MEAN", 1, &x, y, 5, mean_params), EMBER_OK);
     const void *ins[1] = {mean_in};
-    void *outs[1] = {out};
-    CHECK_EQ_INT(ember_plan_run(b.plan, ins, outs), EMBER_OK);
-    CHECK(same_bytes(out, mean_out, 8, "MEAN"));
-    ember_plan_destroy(b.plan);
+    b_run_check(&b, ins, out, mean_out, 8, "MEAN");
 }
 
 static void test_concatenation_and_reshape(void) {
@@ -227,10 +218,7 @@ static void test_concatenation_and_reshape(void) {
     CHECK_EQ_INT(ember_plan_add_op(b.plan, ember_op_find("CONCATENATION"), 2, ids, 1, &y, 1, &axis), EMBER_OK);
     CHECK_EQ_INT(b_finish(&b, "RESHAPE", 1, &y, flat, 0, NULL), EMBER_OK);
     const void *ins[2] = {a, c};
-    void *outs[1] = {out};
-    CHECK_EQ_INT(ember_plan_run(b.plan, ins, outs), EMBER_OK);
-    CHECK(same_bytes(out, want, 18, "CONCATENATION+RESHAPE"));
-    ember_plan_destroy(b.plan);
+    b_run_check(&b, ins, out, want, 18, "CONCATENATION+RESHAPE");
 }
 
 /* Records the adapters must refuse at finalize, each with a message. */
