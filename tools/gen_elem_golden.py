@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from runtime import quant  # noqa: E402
 from runtime.ops._binary import add_params, mul_params  # noqa: E402
 from runtime.ops.softmax import softmax_params  # noqa: E402
-from runtime.tflite.writer import ModelBuilder  # noqa: E402
+from tests.models import binary_model_q as binary, mean_model_q, unary_model_q as unary  # noqa: E402
 from tests.oracle import litert_ref  # noqa: E402
 
 ALL = np.arange(-128, 128, dtype=np.int8)
@@ -33,26 +33,6 @@ def arr(name, a, ctype="int8_t"):
 
 def scalar(name, v, ctype="int32_t"):
     out.append(f"static const {ctype} {name} = {v};")
-
-
-def unary(op, shape, in_q, out_q, opts=None, in_dtype="int8", out_dtype="int8"):
-    mb = ModelBuilder()
-    x = mb.add_tensor("x", shape, in_dtype, **({} if in_q is None else dict(scale=in_q[0], zero_point=in_q[1])))
-    y = mb.add_tensor("y", shape, out_dtype, **({} if out_q is None else dict(scale=out_q[0], zero_point=out_q[1])))
-    mb.add_operator(op, [x], [y], opts)
-    mb.set_io([x], [y])
-    return mb.build()
-
-
-def binary(op, sa, sb, q1, q2, qo, act):
-    so = np.broadcast_shapes(sa, sb)
-    mb = ModelBuilder()
-    a = mb.add_tensor("a", sa, "int8", scale=q1[0], zero_point=q1[1])
-    b = mb.add_tensor("b", sb, "int8", scale=q2[0], zero_point=q2[1])
-    y = mb.add_tensor("y", so, "int8", scale=qo[0], zero_point=qo[1])
-    mb.add_operator(op, [a, b], [y], {"fused_activation_function": act})
-    mb.set_io([a, b], [y])
-    return mb.build()
 
 
 rng = np.random.default_rng(20261123)
@@ -129,13 +109,7 @@ scalar("dequantize_zp", dq[1])
 shape, axes = (2, 3, 4, 5), (1, 3)
 iq, oq = (f32(0.05), 4), (f32(0.03), -9)
 x = rng.integers(-128, 128, shape).astype(np.int8)
-mb = ModelBuilder()
-xt = mb.add_tensor("x", shape, "int8", scale=iq[0], zero_point=iq[1])
-at = mb.add_tensor("axes", (2,), "int32", data=np.asarray(axes, np.int32))
-yt = mb.add_tensor("y", (2, 4), "int8", scale=oq[0], zero_point=oq[1])
-mb.add_operator("MEAN", [xt, at], [yt], {"keep_dims": False})
-mb.set_io([xt], [yt])
-y = litert_ref(mb.build(), [x])[0]
+y = litert_ref(mean_model_q(shape, axes, False, iq, oq), [x])[0]
 m, s = quant.quantize_multiplier(iq[0] / oq[0])
 arr("mean_in", x)
 arr("mean_out", y)
