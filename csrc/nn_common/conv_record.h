@@ -9,12 +9,7 @@
 
 #include "ember/qconv_op.h"
 #include "nn_common/adapter_check.h"
-
-/* The fields both params structs (ember_conv_2d_params,
- * ember_depthwise_conv_2d_params) share, in the order ember_conv_check_window takes them. */
-#define EMBER_CONV_WINDOW(p)                                                                          \
-    (p).stride_h, (p).stride_w, (p).dilation_h, (p).dilation_w, (p).pad_h, (p).pad_w, (p).input_offset, \
-        (p).output_offset, (p).act_min, (p).act_max
+#include "nn_common/conv_check.h"
 
 /* Validates the tensors of the record (count, dtypes, ranks, constant filter, bias and
  * requantization over the output channels); returns nonzero after ember_set_error. */
