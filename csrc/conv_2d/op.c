@@ -60,27 +60,22 @@ static ember_status prepare(const ember_op *op, const ember_tensor *t, size_t *s
 
 /* Packs the weights for the SIMD engine (only when prepare asked for it). */
 static ember_status init(ember_op *op, const ember_tensor *t) {
-    const ember_nhwc in = ember_nn_nhwc(&t[op->in[0]]), fd = ember_nn_nhwc(&t[op->in[1]]),
-                     out = ember_nn_nhwc(&t[op->out[0]]);
+    const ember_conv_io io = ember_conv_io_of(op, t);
     const ember_conv_2d_params p = params_of(op);
-    const ember_conv_geom g = geom_of(&p, &in, &fd, &out);
-    return ember_qconv_op_init(op, &g, EMBER_QOP_CONV, (const int8_t *)t[op->in[1]].data,
-                               op->in[2] >= 0 ? (const int32_t *)t[op->in[2]].data : NULL,
-                               (const int32_t *)t[op->in[3]].data, (const int32_t *)t[op->in[4]].data);
+    const ember_conv_geom g = geom_of(&p, &io.in, &io.fd, &io.out);
+    return ember_qconv_op_init(op, &g, EMBER_QOP_CONV, io.w, io.bias, io.mult, io.shift);
 }
 
 typedef struct {
     ember_conv_2d_params p;
-    ember_nhwc in, fd, out;
-    const int8_t *x, *w;
-    const int32_t *bias, *mult, *shift;
-    int8_t *y;
+    ember_conv_io io;
 } conv_args;
 
 static ember_status conv_rows(const void *vargs, int32_t start, int32_t end) {
     const conv_args *a = (const conv_args *)vargs;
-    return ember_conv_2d_s8_scalar(&a->p, &a->in, a->x, &a->fd, a->w, a->bias, a->mult, a->shift, &a->out, a->y, start,
-                                   end, NULL);
+    const ember_conv_io *io = &a->io;
+    return ember_conv_2d_s8_scalar(&a->p, &io->in, io->x, &io->fd, io->w, io->bias, io->mult, io->shift, &io->out,
+                                   io->y, start, end, NULL);
 }
 
 static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx *ctx) {
@@ -89,17 +84,9 @@ static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx
                                   ctx);
     conv_args a;
     a.p = params_of(op);
-    a.in = ember_nn_nhwc(&t[op->in[0]]);
-    a.fd = ember_nn_nhwc(&t[op->in[1]]);
-    a.out = ember_nn_nhwc(&t[op->out[0]]);
-    a.x = (const int8_t *)t[op->in[0]].data;
-    a.w = (const int8_t *)t[op->in[1]].data;
-    a.bias = op->in[2] >= 0 ? (const int32_t *)t[op->in[2]].data : NULL;
-    a.mult = (const int32_t *)t[op->in[3]].data;
-    a.shift = (const int32_t *)t[op->in[4]].data;
-    a.y = (int8_t *)t[op->out[0]].data;
+    a.io = ember_conv_io_of(op, t);
     /* The scalar kernel needs no scratch: rows are split across the pool. */
-    ember_status st = ember_parallel_range(ctx, a.out.n * a.out.h, conv_rows, &a);
+    ember_status st = ember_parallel_range(ctx, a.io.out.n * a.io.out.h, conv_rows, &a);
     if (st != EMBER_OK) ember_set_error(NAME ": kernel failed (%d)", (int)st);
     return st;
 }

@@ -89,4 +89,26 @@ static inline ember_conv_geom ember_conv_geom_of(const ember_nhwc *in, const emb
     return g;
 }
 
+/* Shapes and data of a validated CONV_2D / DEPTHWISE_CONV_2D record (bias NULL when absent). */
+typedef struct {
+    ember_nhwc in, fd, out;
+    const int8_t *x, *w;
+    const int32_t *bias, *mult, *shift;
+    int8_t *y;
+} ember_conv_io;
+
+static inline ember_conv_io ember_conv_io_of(const ember_op *op, const ember_tensor *t) {
+    ember_conv_io io;
+    io.in = ember_nn_nhwc(&t[op->in[0]]);
+    io.fd = ember_nn_nhwc(&t[op->in[1]]);
+    io.out = ember_nn_nhwc(&t[op->out[0]]);
+    io.x = (const int8_t *)t[op->in[0]].data;
+    io.w = (const int8_t *)t[op->in[1]].data;
+    io.bias = op->in[2] >= 0 ? (const int32_t *)t[op->in[2]].data : NULL;
+    io.mult = (const int32_t *)t[op->in[3]].data;
+    io.shift = (const int32_t *)t[op->in[4]].data;
+    io.y = (int8_t *)t[op->out[0]].data;
+    return io;
+}
+
 #endif
