@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 
 from runtime.tflite.writer import ModelBuilder
 
@@ -75,3 +76,17 @@ def model_loader():
         return load
     except Exception:
         return LiteRTModel
+
+
+@pytest.fixture(scope="module")
+def loader():
+    """Fixture: the model loader the deployment code uses (runtime.load)."""
+    return model_loader()
+
+
+@pytest.fixture(scope="module")
+def keys():
+    """Fixture: a fresh ed25519 (private, public) key pair."""
+    from runtime.core.package import generate_keypair, load_private_key, load_public_key
+    priv, pub = generate_keypair()
+    return load_private_key(priv), load_public_key(pub)

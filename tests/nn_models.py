@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from hypothesis import strategies as st
 
 from runtime.tflite.writer import ModelBuilder
 from tests.models import conv_out_size
@@ -36,58 +37,63 @@ def _add_bias(mb, rng, bias, in_s, w_scale, per_channel, n):
     return mb.add_tensor("bias", (n,), "int32", data=bq, scale=b_scale if per_channel else b_scale[:1], zero_point=0)
 
 
-def conv(rng, in_shape=(1, 8, 8, 3), out_c=4, k=(3, 3), stride=(1, 1), dilation=(1, 1), padding="SAME",
-         act="NONE", per_channel=True, bias=True, in_q=None, out_q=None, groups=1):
-    n, h, w_, c = in_shape
-    kh, kw = k
+def _conv_like(rng, op, in_shape, w_shape, out_c, taps, stride, dilation, padding, act, per_channel, bias,
+               in_q, out_q, w_zp, quantized_dimension, options):
+    """CONV_2D / DEPTHWISE_CONV_2D model: filter of w_shape ([.., kh, kw, ..]), `taps` products per output
+    (for the default output scale), op-specific `options` between the strides and the dilations."""
+    n, h, w_, _ = in_shape
+    kh, kw = w_shape[1], w_shape[2]
     in_s, in_zp = _q(rng, in_q)
-    wq, w_scale = _weights(rng, (out_c, kh, kw, c // groups), out_c)
+    wq, w_scale = _weights(rng, w_shape, out_c)
     if not per_channel:
         w_scale = np.full(out_c, w_scale[0], np.float32)
-    out_s = _out_scale(rng, in_s, w_scale, kh * kw * c // groups) if out_q is None else out_q[0]
+    out_s = _out_scale(rng, in_s, w_scale, taps) if out_q is None else out_q[0]
     out_zp = int(rng.integers(-40, 41)) if out_q is None else out_q[1]
     oh = conv_out_size(h, kh, stride[0], dilation[0], padding)
     ow = conv_out_size(w_, kw, stride[1], dilation[1], padding)
     mb = ModelBuilder()
     x = mb.add_tensor("input", in_shape, "int8", scale=in_s, zero_point=in_zp)
     wt = mb.add_tensor("filter", wq.shape, "int8", data=wq, scale=w_scale if per_channel else w_scale[:1],
-                       zero_point=0, quantized_dimension=0)
+                       zero_point=w_zp, quantized_dimension=quantized_dimension)
     b = _add_bias(mb, rng, bias, in_s, w_scale, per_channel, out_c)
     y = mb.add_tensor("output", (n, oh, ow, out_c), "int8", scale=out_s, zero_point=out_zp)
-    mb.add_operator("CONV_2D", [x, wt, b], [y], {
-        "padding": padding, "stride_h": stride[0], "stride_w": stride[1],
+    mb.add_operator(op, [x, wt, b], [y], {
+        "padding": padding, "stride_h": stride[0], "stride_w": stride[1], **options,
         "dilation_h_factor": dilation[0], "dilation_w_factor": dilation[1], "fused_activation_function": act})
     mb.set_io([x], [y])
     return mb.build()
+
+
+def conv(rng, in_shape=(1, 8, 8, 3), out_c=4, k=(3, 3), stride=(1, 1), dilation=(1, 1), padding="SAME",
+         act="NONE", per_channel=True, bias=True, in_q=None, out_q=None, groups=1):
+    kh, kw = k
+    fc = in_shape[3] // groups
+    return _conv_like(rng, "CONV_2D", in_shape, (out_c, kh, kw, fc), out_c, kh * kw * fc, stride, dilation,
+                      padding, act, per_channel, bias, in_q, out_q, 0, 0, {})
 
 
 def depthwise(rng, in_shape=(1, 8, 8, 4), depth_multiplier=1, k=(3, 3), stride=(1, 1), dilation=(1, 1),
               padding="SAME", act="NONE", per_channel=True, bias=True, in_q=None, out_q=None, w_zp=0,
               dm_option=None):
     """dm_option: the depth_multiplier option written to the file (default: the real one)."""
-    n, h, w_, c = in_shape
     kh, kw = k
-    out_c = c * depth_multiplier
-    in_s, in_zp = _q(rng, in_q)
-    wq, w_scale = _weights(rng, (1, kh, kw, out_c), out_c)
-    if not per_channel:
-        w_scale = np.full(out_c, w_scale[0], np.float32)
-    out_s = _out_scale(rng, in_s, w_scale, kh * kw) if out_q is None else out_q[0]
-    out_zp = int(rng.integers(-40, 41)) if out_q is None else out_q[1]
-    oh = conv_out_size(h, kh, stride[0], dilation[0], padding)
-    ow = conv_out_size(w_, kw, stride[1], dilation[1], padding)
-    mb = ModelBuilder()
-    x = mb.add_tensor("input", in_shape, "int8", scale=in_s, zero_point=in_zp)
-    wt = mb.add_tensor("filter", wq.shape, "int8", data=wq, scale=w_scale if per_channel else w_scale[:1],
-                       zero_point=w_zp, quantized_dimension=3)
-    b = _add_bias(mb, rng, bias, in_s, w_scale, per_channel, out_c)
-    y = mb.add_tensor("output", (n, oh, ow, out_c), "int8", scale=out_s, zero_point=out_zp)
-    mb.add_operator("DEPTHWISE_CONV_2D", [x, wt, b], [y], {
-        "padding": padding, "stride_h": stride[0], "stride_w": stride[1],
-        "depth_multiplier": depth_multiplier if dm_option is None else dm_option,
-        "dilation_h_factor": dilation[0], "dilation_w_factor": dilation[1], "fused_activation_function": act})
-    mb.set_io([x], [y])
-    return mb.build()
+    out_c = in_shape[3] * depth_multiplier
+    options = {"depth_multiplier": depth_multiplier if dm_option is None else dm_option}
+    return _conv_like(rng, "DEPTHWISE_CONV_2D", in_shape, (1, kh, kw, out_c), out_c, kh * kw, stride, dilation,
+                      padding, act, per_channel, bias, in_q, out_q, w_zp, 3, options)
+
+
+def draw_conv_geometry(draw):
+    """Hypothesis draws for the random CONV_2D / DEPTHWISE_CONV_2D tests: (h, w, c, (kh, kw), stride,
+    dilation, padding), VALID only where the dilated filter fits."""
+    h, w, c = draw(st.integers(1, 10)), draw(st.integers(1, 10)), draw(st.integers(1, 6))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = draw(st.sampled_from(["SAME", "VALID"]))
+    if padding == "VALID" and ((kh - 1) * dilation[0] + 1 > h or (kw - 1) * dilation[1] + 1 > w):
+        padding = "SAME"
+    return h, w, c, (kh, kw), stride, dilation, padding
 
 
 def fully_connected(rng, in_shape=(1, 16), units=8, act="NONE", per_channel=False, bias=True,

@@ -13,19 +13,9 @@ from runtime.core.deploy import (DeployAgent, DeployError, DeploymentManager, Mo
                                  deploy_package, request_rollback)
 from runtime.core.package import (_archive, generate_keypair, load_private_key, load_public_key,
                                   package_model, read_package)
-from tests.deploy_models import fc_model, model_loader
+from tests.deploy_models import fc_model, keys, loader  # noqa: F401 (fixtures)
 from tests.mqtt_broker import mqtt_broker  # noqa: F401
 
-
-@pytest.fixture(scope="module")
-def loader():
-    return model_loader()
-
-
-@pytest.fixture(scope="module")
-def keys():
-    priv, pub = generate_keypair()
-    return load_private_key(priv), load_public_key(pub)
 
 
 @pytest.fixture(scope="module")

@@ -63,15 +63,9 @@ def test_large_channels_and_kernel():
 def test_random_configurations(data):
     d = data.draw
     seed = d(st.integers(0, 2**31 - 1))
-    h, w, c = d(st.integers(1, 10)), d(st.integers(1, 10)), d(st.integers(1, 6))
-    kh, kw = d(st.integers(1, 4)), d(st.integers(1, 4))
-    stride = (d(st.integers(1, 3)), d(st.integers(1, 3)))
-    dilation = (d(st.integers(1, 2)), d(st.integers(1, 2)))
-    padding = d(st.sampled_from(["SAME", "VALID"]))
-    if padding == "VALID" and ((kh - 1) * dilation[0] + 1 > h or (kw - 1) * dilation[1] + 1 > w):
-        padding = "SAME"
+    h, w, c, k, stride, dilation, padding = NM.draw_conv_geometry(d)
     rng = np.random.default_rng(seed)
-    model = NM.depthwise(rng, (d(st.integers(1, 2)), h, w, c), d(st.integers(1, 3)), (kh, kw), stride, dilation,
+    model = NM.depthwise(rng, (d(st.integers(1, 2)), h, w, c), d(st.integers(1, 3)), k, stride, dilation,
                          padding, d(st.sampled_from(ACTS)), per_channel=d(st.booleans()),
                          in_q=(0.03, d(st.integers(-128, 127))))
     NM.assert_matches_litert(model, rng, n_inputs=1)

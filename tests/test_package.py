@@ -13,18 +13,8 @@ from runtime.core.package import (PackageError, SmokeTestError, _archive, build_
                                   load_public_key, load_trusted_keys, package_model, read_package,
                                   run_smoke_test, semver_key, write_keypair)
 from runtime.errors import EmberError
-from tests.deploy_models import fc_model, model_loader
+from tests.deploy_models import fc_model, keys, loader  # noqa: F401 (fixtures)
 
-
-@pytest.fixture(scope="module")
-def loader():
-    return model_loader()
-
-
-@pytest.fixture(scope="module")
-def keys():
-    priv, pub = generate_keypair()
-    return load_private_key(priv), load_public_key(pub)
 
 
 @pytest.fixture(scope="module")

@@ -2,29 +2,18 @@
 #include "ember/ops/depthwise_conv_2d.h"
 
 #include "ember/requant.h"
+#include "nn_common/conv_check.h"
 #include "nn_common/wrap.h"
-
-static int positive_dims(const ember_nhwc *d) {
-    return d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0;
-}
 
 ember_status ember_depthwise_conv_2d_s8_check(const ember_depthwise_conv_2d_params *p,
                                               const ember_nhwc *in, const ember_nhwc *filter,
                                               const ember_nhwc *out,
                                               int32_t row_start, int32_t row_end) {
     if (!p || !in || !filter || !out) return EMBER_ERR_ARG;
-    if (!positive_dims(in) || !positive_dims(filter) || !positive_dims(out)) return EMBER_ERR_ARG;
-    if (p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1) return EMBER_ERR_ARG;
-    if (p->pad_h < 0 || p->pad_w < 0 || p->depth_multiplier < 1) return EMBER_ERR_ARG;
-    if (p->act_min > p->act_max) return EMBER_ERR_ARG;
-    if (filter->n != 1 || out->n != in->n) return EMBER_ERR_ARG;
+    ember_status st = ember_conv_check_common(in, filter, out, EMBER_CONV_WINDOW(*p), row_start, row_end);
+    if (st != EMBER_OK) return st;
+    if (p->depth_multiplier < 1 || filter->n != 1) return EMBER_ERR_ARG;
     if ((int64_t)in->c * p->depth_multiplier != out->c || filter->c != out->c) return EMBER_ERR_ARG;
-    if (row_start < 0 || row_end < row_start || (int64_t)row_end > (int64_t)out->n * out->h) return EMBER_ERR_ARG;
-    /* Keep every input coordinate the loops compute inside int32. */
-    if ((int64_t)(filter->h - 1) * p->dilation_h + (int64_t)(out->h - 1) * p->stride_h > EMBER_SPATIAL_LIMIT ||
-        (int64_t)(filter->w - 1) * p->dilation_w + (int64_t)(out->w - 1) * p->stride_w > EMBER_SPATIAL_LIMIT ||
-        p->pad_h > EMBER_SPATIAL_LIMIT || p->pad_w > EMBER_SPATIAL_LIMIT)
-        return EMBER_ERR_ARG;
     return EMBER_OK;
 }
 

@@ -1,7 +1,7 @@
 /* MAX_POOL_2D int8 scalar reference (see ember/ops/max_pool_2d.h). */
 #include "ember/ops/max_pool_2d.h"
 
-#include "ember/requant.h"
+#include "nn_common/pool_walk.h"
 
 size_t ember_max_pool_2d_s8_scratch_size(const ember_pool_2d_params *p, const ember_nhwc *in,
                                          const ember_nhwc *out) {
@@ -14,35 +14,5 @@ ember_status ember_max_pool_2d_s8_scalar(const ember_pool_2d_params *p,
                                          const ember_nhwc *out, int8_t *output,
                                          int32_t row_start, int32_t row_end, void *scratch) {
     (void)scratch;
-    ember_status st = ember_pool_2d_s8_check(p, in, out, row_start, row_end);
-    if (st != EMBER_OK) return st;
-    if (!input || !output) return EMBER_ERR_ARG;
-
-    for (int32_t r = row_start; r < row_end; ++r) {
-        const int32_t b = r / out->h;
-        const int32_t y = r % out->h;
-        const int32_t in_y0 = y * p->stride_h - p->pad_h;
-        const int32_t fy0 = in_y0 < 0 ? -in_y0 : 0;
-        const int32_t fy1 = p->filter_h < in->h - in_y0 ? p->filter_h : in->h - in_y0;
-        const int8_t *in_b = input + (size_t)b * in->h * in->w * in->c;
-        int8_t *out_row = output + ((size_t)b * out->h + y) * out->w * out->c;
-        for (int32_t x = 0; x < out->w; ++x) {
-            const int32_t in_x0 = x * p->stride_w - p->pad_w;
-            const int32_t fx0 = in_x0 < 0 ? -in_x0 : 0;
-            const int32_t fx1 = p->filter_w < in->w - in_x0 ? p->filter_w : in->w - in_x0;
-            if (fy1 <= fy0 || fx1 <= fx0) return EMBER_ERR_ARG; /* window entirely in the padding */
-            for (int32_t c = 0; c < in->c; ++c) {
-                int32_t m = -128;
-                for (int32_t fy = fy0; fy < fy1; ++fy) {
-                    const int8_t *row = in_b + ((size_t)(in_y0 + fy) * in->w) * in->c;
-                    for (int32_t fx = fx0; fx < fx1; ++fx) {
-                        const int32_t v = row[(size_t)(in_x0 + fx) * in->c + c];
-                        if (v > m) m = v;
-                    }
-                }
-                out_row[(size_t)x * out->c + c] = (int8_t)ember_clamp_i32(m, p->act_min, p->act_max);
-            }
-        }
-    }
-    return EMBER_OK;
+    return ember_pool_2d_s8_walk(p, in, input, out, output, row_start, row_end, 1);
 }

@@ -47,6 +47,7 @@ the previous version automatically (state rolled_back). A rollback can also be r
 from __future__ import annotations
 
 import json
+import logging
 import os
 import queue
 import shutil
@@ -61,6 +62,8 @@ from runtime.errors import EmberError
 
 from .package import (Package, PackageError, check_model_io, package_id, read_package,
                       run_smoke_test, semver_key)
+
+log = logging.getLogger("ember.core.deploy")
 
 FINAL_STATES = ("active", "rejected", "rolled_back")
 PACKAGE_FILE = "package.ember"
@@ -400,6 +403,49 @@ class DeploymentManager:
         return ModelVersion(name, version, model, pkg.manifest, vdir, pkg.package_id, self._clock())
 
 
+class DeploymentWorker:
+    """Runs deployments one at a time on a worker thread, off the MQTT network thread.
+
+    ``submit(payload)`` never blocks: with 16 deployments already waiting, the new one is
+    rejected (counted, status published). The worker never dies: an unexpected error rejects
+    that deployment with the reason and the worker goes on."""
+
+    def __init__(self, manager: DeploymentManager, maxsize: int = 16):
+        self.manager = manager
+        self._queue: queue.Queue = queue.Queue(maxsize=maxsize)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="ember-deploy", daemon=True)
+
+    def start(self) -> "DeploymentWorker":
+        self._thread.start()
+        return self
+
+    def submit(self, payload) -> None:
+        payload = bytes(payload)
+        try:
+            self._queue.put_nowait(payload)
+        except queue.Full:
+            self.manager.counters["rejected"] += 1
+            self.manager._status(package_id(payload), "rejected", reason="deployment queue full; retry later")
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                payload = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self.manager.handle_message(payload)
+            except Exception as e:  # never let the worker die
+                log.exception("deployment failed")
+                self.manager._status(package_id(payload), "rejected", reason=f"internal error: {e}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+
 class DeployAgent:
     """Core-side MQTT glue: subscribes to the deploy topic, runs deployments one at a time on a
     worker thread, publishes statuses. Use it when the service does not route the topic itself."""
@@ -412,8 +458,7 @@ class DeployAgent:
         self.core_id = core_id or manager.core_id
         self.prefix = prefix or manager.prefix
         self.host, self.port = host, int(port)
-        self._queue: queue.Queue = queue.Queue(maxsize=16)
-        self._stop = threading.Event()
+        self.worker = DeploymentWorker(manager)
         self._subscribed = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                                   client_id=f"ember-deploy-{self.core_id}")
@@ -426,44 +471,25 @@ class DeployAgent:
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.on_message = self._on_message
         manager.publish = lambda topic, payload: self.client.publish(topic, payload, qos=1)
-        self._worker = threading.Thread(target=self._work, name="ember-deploy", daemon=True)
 
     def _on_connect(self, client, userdata, flags, rc, props):
         if not rc.is_failure:
             client.subscribe(deploy_topic(self.prefix, self.core_id), qos=1)
 
     def _on_message(self, client, userdata, msg):
-        try:
-            self._queue.put_nowait(bytes(msg.payload))
-        except queue.Full:
-            self.manager.counters["rejected"] += 1
-            self.manager._status(package_id(bytes(msg.payload)), "rejected",
-                                 reason="deployment queue full; retry later")
-
-    def _work(self):
-        while not self._stop.is_set():
-            try:
-                payload = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            try:
-                self.manager.handle_message(payload)
-            except Exception as e:  # never let the worker die
-                self.manager._status(package_id(payload), "rejected", reason=f"internal error: {e}")
+        self.worker.submit(msg.payload)
 
     def start(self, timeout_s: float = 10.0) -> "DeployAgent":
         self.client.connect(self.host, self.port)
         self.client.loop_start()
-        self._worker.start()
+        self.worker.start()
         if not self._subscribed.wait(timeout_s):
             self.stop()
             raise DeployError(f"could not subscribe to {deploy_topic(self.prefix, self.core_id)}")
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._worker.is_alive():
-            self._worker.join(10)
+        self.worker.stop()
         self.client.disconnect()
         self.client.loop_stop()
 

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import ssl
-import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -92,7 +90,7 @@ class Deployments:
     """DeploymentManager wired to the core: MQTT topic in, statuses out, registry -> served models."""
 
     def __init__(self, core):
-        from .deploy import DeploymentManager, ModelRegistry, ModelVersion, deploy_topic
+        from .deploy import DeploymentManager, DeploymentWorker, ModelRegistry, ModelVersion, deploy_topic
         from .package import load_trusted_keys
         cfg = core.cfg
         self.core = core
@@ -111,37 +109,13 @@ class Deployments:
             log.info("restored deployed model %s %s", name, version)
         for err in getattr(self.manager, "restore_errors", []):
             log.warning("stored model not restored: %s", err)
-        self._queue: queue.Queue = queue.Queue(maxsize=16)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, name="ember-deploy", daemon=True)
-        self._thread.start()
-        core.add_handler(deploy_topic(cfg.prefix, cfg.id), self._on_message)
+        self.worker = DeploymentWorker(self.manager).start()
+        core.add_handler(deploy_topic(cfg.prefix, cfg.id), self.worker.submit)
         core.on_results.append(self._record)
 
     def _publish(self, topic: str, payload: bytes) -> None:
         if self.core.client is not None:
             self.core.client.publish(topic, payload, 1)
-
-    def _on_message(self, payload: bytes) -> None:
-        try:
-            self._queue.put_nowait(bytes(payload))
-        except queue.Full:
-            from .package import package_id
-            self.manager.counters["rejected"] += 1
-            self.manager._status(package_id(bytes(payload)), "rejected", reason="deployment queue full; retry later")
-
-    def _work(self) -> None:
-        from .package import package_id
-        while not self._stop.is_set():
-            try:
-                payload = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            try:
-                self.manager.handle_message(payload)
-            except Exception as e:  # the deployment worker never dies
-                log.exception("deployment failed")
-                self.manager._status(package_id(payload), "rejected", reason=f"internal error: {e}")
 
     def _switched(self, name, new, old) -> None:
         from .models import ServedModel
@@ -169,8 +143,7 @@ class Deployments:
         return {"deploy": {**self.manager.counters, "history": self.manager.history[-5:]}}
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
+        self.worker.stop()
 
 
 class CaptureAndStats:

@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import collections
 import fcntl
-import os
 import random
 import sqlite3
 import threading

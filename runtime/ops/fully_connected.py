@@ -13,19 +13,12 @@ import numpy as np
 from . import register
 from .base import OpContext
 from .nn_util import (act_range_checked, activation, bias_data, channel_multipliers, const_weights,
-                      option_enum, optional_input, per_tensor_q, required_input, weight_scales)
+                      nn_operands, option_enum, weight_scales)
 
 
 @register("FULLY_CONNECTED")
 def build_fully_connected(op: OpContext) -> None:
-    op.require(len(op.inputs) in (2, 3), f"expected 2 or 3 inputs, got {len(op.inputs)}")
-    op.require(len(op.outputs) == 1, f"expected 1 output, got {len(op.outputs)}")
-    x = required_input(op, 0, "input")
-    w = required_input(op, 1, "weights" if "FULLY" in op.name else "filter")
-    b = optional_input(op, 2)
-    y = op.outputs[0]
-    in_scale, in_zp = per_tensor_q(op, x, "input")
-    out_scale, out_zp = per_tensor_q(op, y, "output")
+    x, w, b, y, in_scale, in_zp, out_scale, out_zp = nn_operands(op, "weights")
     const_weights(op, w, 2, "weights")
     fmt = option_enum(op, "weights_format", "DEFAULT", {0: "DEFAULT", 1: "SHUFFLED4x16INT8"})
     op.require(fmt == "DEFAULT", f"unsupported weights_format {fmt}")

@@ -8,7 +8,7 @@ the plan and must equal what LiteRT's Prepare computes, bit for bit.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -166,3 +166,60 @@ def channel_multipliers(op: OpContext, in_scale: float, w_scales: np.ndarray, ou
             op.fail(f"channel {i}: effective scale {real!r} cannot be requantized ({e})")
         mult[i], shift[i] = m, s
     return mult, shift
+
+
+class NnOperands(NamedTuple):
+    """The operands of a CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED operator."""
+    x: Tensor
+    w: Tensor
+    b: Optional[Tensor]
+    y: Tensor
+    in_scale: float
+    in_zp: int
+    out_scale: float
+    out_zp: int
+
+
+def nn_operands(op: OpContext, weights: str) -> NnOperands:
+    """Input, weights (named `weights` in messages), optional bias and output, with the
+    per-tensor int8 quantization of input and output."""
+    op.require(len(op.inputs) in (2, 3), f"expected 2 or 3 inputs, got {len(op.inputs)}")
+    op.require(len(op.outputs) == 1, f"expected 1 output, got {len(op.outputs)}")
+    x = required_input(op, 0, "input")
+    w = required_input(op, 1, weights)
+    b = optional_input(op, 2)
+    y = op.outputs[0]
+    in_scale, in_zp = per_tensor_q(op, x, "input")
+    out_scale, out_zp = per_tensor_q(op, y, "output")
+    return NnOperands(x, w, b, y, in_scale, in_zp, out_scale, out_zp)
+
+
+def conv_operands(op: OpContext) -> NnOperands:
+    """nn_operands of CONV_2D / DEPTHWISE_CONV_2D: NHWC input and output, constant rank-4 int8 filter."""
+    o = nn_operands(op, "filter")
+    op.require(len(o.x.shape) == 4 and all(d > 0 for d in o.x.shape),
+               f"input {o.x.describe()} must be a non-empty NHWC tensor")
+    op.require(len(o.y.shape) == 4, f"output {o.y.describe()} must have rank 4")
+    const_weights(op, o.w, 4)
+    return o
+
+
+def conv_window(op: OpContext, x: Tensor, y: Tensor, kh: int, kw: int, oc: int) -> tuple[str, dict]:
+    """Padding, activation, strides and dilations of CONV_2D / DEPTHWISE_CONV_2D: checks the
+    output shape [n, oh, ow, oc]; returns the activation and the record's window parameters
+    (stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w)."""
+    n, h, wd, _ = x.shape
+    pad = padding(op)
+    act = activation(op)
+    sh, sw = int_option(op, "stride_h", 0), int_option(op, "stride_w", 0)
+    dh, dw = int_option(op, "dilation_h_factor", 1), int_option(op, "dilation_w_factor", 1)
+    oh, ow = out_size(pad, h, kh, sh, dh), out_size(pad, wd, kw, sw, dw)
+    op.require(oh > 0 and ow > 0, f"filter {kh}x{kw} (dilation {dh}x{dw}) does not fit input {h}x{wd} with VALID padding")
+    check_spatial(op, kh, dh, sh, oh, "vertical")
+    check_spatial(op, kw, dw, sw, ow, "horizontal")
+    op.require(tuple(y.shape) == (n, oh, ow, oc),
+               f"output {y.describe()} should have shape {[n, oh, ow, oc]} for {pad} padding, stride {sh}x{sw}")
+    return act, {
+        "stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw,
+        "pad_h": pad_before(sh, dh, h, kh, oh), "pad_w": pad_before(sw, dw, wd, kw, ow),
+    }

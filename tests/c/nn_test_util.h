@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ember/ops/nhwc.h"
+#include "ember/requant.h"
+
 static int nn_failures = 0;
 
 #define NN_CHECK(cond, ...)                                                 \
@@ -54,6 +57,44 @@ static int nn_report(const char *name) {
     }
     printf("%s: ok\n", name);
     return 0;
+}
+
+/* Random conv window for a kh x kw filter over `in` (test_conv_2d.c,
+ * test_depthwise_conv_2d.c): stride in [1, 3], dilation in [1, 2], then SAME
+ * or VALID padding as TFLite computes it; sets out->h, out->w. Pass
+ * NN_WINDOW_FIELDS(p). Returns 0 when VALID padding leaves no output. */
+#define NN_WINDOW_FIELDS(p) &(p).stride_h, &(p).stride_w, &(p).dilation_h, &(p).dilation_w, &(p).pad_h, &(p).pad_w
+
+static inline int nn_random_window(const ember_nhwc *in, int32_t kh, int32_t kw, ember_nhwc *out, int32_t *stride_h,
+                                   int32_t *stride_w, int32_t *dilation_h, int32_t *dilation_w, int32_t *pad_h,
+                                   int32_t *pad_w) {
+    *stride_h = nn_range(1, 3);
+    *stride_w = nn_range(1, 3);
+    *dilation_h = nn_range(1, 2);
+    *dilation_w = nn_range(1, 2);
+    const int32_t eff_h = (kh - 1) * *dilation_h + 1, eff_w = (kw - 1) * *dilation_w + 1;
+    if (nn_range(0, 1)) {
+        out->h = (in->h + *stride_h - 1) / *stride_h;
+        out->w = (in->w + *stride_w - 1) / *stride_w;
+        const int32_t th = (out->h - 1) * *stride_h + eff_h - in->h, tw = (out->w - 1) * *stride_w + eff_w - in->w;
+        *pad_h = th > 0 ? th / 2 : 0;
+        *pad_w = tw > 0 ? tw / 2 : 0;
+        return 1;
+    }
+    out->h = (in->h - eff_h + *stride_h) / *stride_h;
+    out->w = (in->w - eff_w + *stride_w) / *stride_w;
+    *pad_h = *pad_w = 0;
+    return out->h >= 1 && out->w >= 1;
+}
+
+/* Requantizes a naive reference's 64-bit sum of channel oc: + bias, ember_mbqm,
+ * + output offset, clamp to [act_min, act_max]. */
+static inline int8_t nn_requant_ref(int64_t acc, const int32_t *bias, int oc, const int32_t *mult,
+                                    const int32_t *shift, int32_t output_offset, int32_t act_min, int32_t act_max) {
+    if (bias) acc += bias[oc];
+    int32_t r = ember_mbqm((int32_t)acc, mult[oc], shift[oc]) + output_offset;
+    r = r < act_min ? act_min : r > act_max ? act_max : r;
+    return (int8_t)r;
 }
 
 #endif

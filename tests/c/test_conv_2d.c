@@ -84,10 +84,8 @@ static void naive_conv(const ember_conv_2d_params *p, const ember_nhwc *in, cons
                                 acc += (int64_t)w[((oc * fd->h + ky) * fd->w + kx) * fd->c + ic] *
                                        padded[(py * pw + pxx) * in->c + g * fd->c + ic];
                             }
-                    if (bias) acc += bias[oc];
-                    int32_t r = ember_mbqm((int32_t)acc, mult[oc], shift[oc]) + p->output_offset;
-                    r = r < p->act_min ? p->act_min : r > p->act_max ? p->act_max : r;
-                    y[((b * out->h + oy) * out->w + ox) * out->c + oc] = (int8_t)r;
+                    y[((b * out->h + oy) * out->w + ox) * out->c + oc] =
+                        nn_requant_ref(acc, bias, oc, mult, shift, p->output_offset, p->act_min, p->act_max);
                 }
     }
     free(padded);
@@ -109,26 +107,9 @@ static void test_random(void) {
         fd.n = groups * nn_range(1, 4);
         fd.h = nn_range(1, 4);
         fd.w = nn_range(1, 4);
-        p.stride_h = nn_range(1, 3);
-        p.stride_w = nn_range(1, 3);
-        p.dilation_h = nn_range(1, 2);
-        p.dilation_w = nn_range(1, 2);
-        const int same = nn_range(0, 1);
-        const int eff_h = (fd.h - 1) * p.dilation_h + 1, eff_w = (fd.w - 1) * p.dilation_w + 1;
         out.n = in.n;
         out.c = fd.n;
-        if (same) {
-            out.h = (in.h + p.stride_h - 1) / p.stride_h;
-            out.w = (in.w + p.stride_w - 1) / p.stride_w;
-            int th = (out.h - 1) * p.stride_h + eff_h - in.h, tw = (out.w - 1) * p.stride_w + eff_w - in.w;
-            p.pad_h = th > 0 ? th / 2 : 0;
-            p.pad_w = tw > 0 ? tw / 2 : 0;
-        } else {
-            out.h = (in.h - eff_h + p.stride_h) / p.stride_h;
-            out.w = (in.w - eff_w + p.stride_w) / p.stride_w;
-            p.pad_h = p.pad_w = 0;
-            if (out.h < 1 || out.w < 1) continue;
-        }
+        if (!nn_random_window(&in, fd.h, fd.w, &out, NN_WINDOW_FIELDS(p))) continue;
         p.input_offset = nn_range(-127, 128);
         p.output_offset = nn_range(-128, 127);
         p.act_min = nn_range(-128, 0);
