@@ -59,10 +59,28 @@ static int nn_report(const char *name) {
     return 0;
 }
 
+/* SAME or VALID padding (drawn) for a window of eff_h x eff_w over `in`, as
+ * TFLite computes it: sets out->h, out->w, *pad_h, *pad_w. Returns 0 when VALID
+ * padding leaves no output. */
+static inline int nn_random_padding(const ember_nhwc *in, int32_t eff_h, int32_t eff_w, int32_t stride_h,
+                                    int32_t stride_w, ember_nhwc *out, int32_t *pad_h, int32_t *pad_w) {
+    if (nn_range(0, 1)) {
+        out->h = (in->h + stride_h - 1) / stride_h;
+        out->w = (in->w + stride_w - 1) / stride_w;
+        const int32_t th = (out->h - 1) * stride_h + eff_h - in->h, tw = (out->w - 1) * stride_w + eff_w - in->w;
+        *pad_h = th > 0 ? th / 2 : 0;
+        *pad_w = tw > 0 ? tw / 2 : 0;
+        return 1;
+    }
+    out->h = (in->h - eff_h + stride_h) / stride_h;
+    out->w = (in->w - eff_w + stride_w) / stride_w;
+    *pad_h = *pad_w = 0;
+    return out->h >= 1 && out->w >= 1;
+}
+
 /* Random conv window for a kh x kw filter over `in` (test_conv_2d.c,
- * test_depthwise_conv_2d.c): stride in [1, 3], dilation in [1, 2], then SAME
- * or VALID padding as TFLite computes it; sets out->h, out->w. Pass
- * NN_WINDOW_FIELDS(p). Returns 0 when VALID padding leaves no output. */
+ * test_depthwise_conv_2d.c): stride in [1, 3], dilation in [1, 2], then
+ * nn_random_padding. Pass NN_WINDOW_FIELDS(p). */
 #define NN_WINDOW_FIELDS(p) &(p).stride_h, &(p).stride_w, &(p).dilation_h, &(p).dilation_w, &(p).pad_h, &(p).pad_w
 
 static inline int nn_random_window(const ember_nhwc *in, int32_t kh, int32_t kw, ember_nhwc *out, int32_t *stride_h,
@@ -72,19 +90,8 @@ static inline int nn_random_window(const ember_nhwc *in, int32_t kh, int32_t kw,
     *stride_w = nn_range(1, 3);
     *dilation_h = nn_range(1, 2);
     *dilation_w = nn_range(1, 2);
-    const int32_t eff_h = (kh - 1) * *dilation_h + 1, eff_w = (kw - 1) * *dilation_w + 1;
-    if (nn_range(0, 1)) {
-        out->h = (in->h + *stride_h - 1) / *stride_h;
-        out->w = (in->w + *stride_w - 1) / *stride_w;
-        const int32_t th = (out->h - 1) * *stride_h + eff_h - in->h, tw = (out->w - 1) * *stride_w + eff_w - in->w;
-        *pad_h = th > 0 ? th / 2 : 0;
-        *pad_w = tw > 0 ? tw / 2 : 0;
-        return 1;
-    }
-    out->h = (in->h - eff_h + *stride_h) / *stride_h;
-    out->w = (in->w - eff_w + *stride_w) / *stride_w;
-    *pad_h = *pad_w = 0;
-    return out->h >= 1 && out->w >= 1;
+    return nn_random_padding(in, (kh - 1) * *dilation_h + 1, (kw - 1) * *dilation_w + 1, *stride_h, *stride_w, out,
+                             pad_h, pad_w);
 }
 
 /* Requantizes a naive reference's 64-bit sum of channel oc: + bias, ember_mbqm,

@@ -47,18 +47,8 @@ static void test_random(void) {
         p.stride_w = nn_range(1, 3);
         out.n = in.n;
         out.c = in.c;
-        if (nn_range(0, 1)) {
-            out.h = (in.h + p.stride_h - 1) / p.stride_h;
-            out.w = (in.w + p.stride_w - 1) / p.stride_w;
-            int th = (out.h - 1) * p.stride_h + p.filter_h - in.h, tw = (out.w - 1) * p.stride_w + p.filter_w - in.w;
-            p.pad_h = th > 0 ? th / 2 : 0;
-            p.pad_w = tw > 0 ? tw / 2 : 0;
-        } else {
-            out.h = (in.h - p.filter_h + p.stride_h) / p.stride_h;
-            out.w = (in.w - p.filter_w + p.stride_w) / p.stride_w;
-            p.pad_h = p.pad_w = 0;
-            if (out.h < 1 || out.w < 1) continue;
-        }
+        if (!nn_random_padding(&in, p.filter_h, p.filter_w, p.stride_h, p.stride_w, &out, &p.pad_h, &p.pad_w))
+            continue;
         p.act_min = nn_range(-128, 0);
         p.act_max = nn_range(p.act_min, 127);
         nn_fill_s8(xbuf, (size_t)in.n * in.h * in.w * in.c, -128, 127);
