@@ -243,6 +243,7 @@ static void ember_qconv_gather_rows_short(const ember_qconv_job *j, int64_t row0
     const size_t line = (size_t)in_w * (size_t)ic * (size_t)g->dilation_h, seg = (size_t)kw * (size_t)ic;
     const int32_t last_ky = (kh - 1) * g->dilation_h;
     const int8_t *input = j->input, *input_end = j->input_end;
+    const int rgb3x3 = kh == 3 && seg == 9 && kp <= 32; /* e.g. a 3x3 stem over 3 channels */
     const int64_t hw = (int64_t)out_h * out_w;
     int64_t b = row0 / hw;
     const int64_t r = row0 % hw;
@@ -254,7 +255,24 @@ static void ember_qconv_gather_rows_short(const ember_qconv_job *j, int64_t row0
         const int8_t *src =
             interior ? input + (((size_t)b * (size_t)in_h + (size_t)iy0) * (size_t)in_w + (size_t)ix0) * (size_t)ic
                      : input;
-        if (interior && (size_t)(input_end - src) >= (size_t)(kh - 1) * line + 16) {
+        if (interior && rgb3x3 && (size_t)(input_end - src) >= 2 * line + 16) {
+            /* 3 kernel rows of 9 values: K = 27 assembled in registers and
+             * stored as 4 whole 16-byte chunks, so every A pair the
+             * micro-kernel loads comes from one store (a pair split across
+             * two overlapping stores fails store-to-load forwarding) */
+            const __m128i m9 = _mm_set_epi32(-1, (int)0xFFFFFF00u, 0, 0), m11 = _mm_set_epi32(0, 0x00FFFFFF, -1, -1);
+            const __m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)src);
+            const __m128i x1 = _mm_loadu_si128((const __m128i *)(const void *)(src + line));
+            const __m128i x2 = _mm_loadu_si128((const __m128i *)(const void *)(src + 2 * line));
+            const __m128i v0 = _mm_or_si128(_mm_andnot_si128(m9, x0), _mm_slli_si128(x1, 9));
+            const __m128i v1 = _mm_and_si128(_mm_or_si128(_mm_srli_si128(_mm_slli_si128(x1, 7), 14), _mm_slli_si128(x2, 2)), m11);
+            const __m128i s0 = _mm_cmpgt_epi8(_mm_setzero_si128(), v0), s1 = _mm_cmpgt_epi8(_mm_setzero_si128(), v1);
+            __m128i *d = (__m128i *)(void *)dst;
+            _mm_storeu_si128(d, _mm_unpacklo_epi8(v0, s0));
+            _mm_storeu_si128(d + 1, _mm_unpackhi_epi8(v0, s0));
+            _mm_storeu_si128(d + 2, _mm_unpacklo_epi8(v1, s1));
+            _mm_storeu_si128(d + 3, _mm_unpackhi_epi8(v1, s1));
+        } else if (interior && (size_t)(input_end - src) >= (size_t)(kh - 1) * line + 16) {
             int16_t *d = (int16_t *)(void *)dst;
             for (int32_t ky = 0; ky < kh; ++ky, src += line, d += seg) {
                 const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)src);
