@@ -131,6 +131,7 @@ typedef struct {
     int64_t rows, mblocks;
     int split_rows; /* 1: tasks split row blocks, 0: channel blocks */
     int direct;     /* 1x1, stride 1, no padding, K == kp: A rows = input rows */
+    int short_rows; /* int16 A, dilation_w 1, kernel_w * in_c <= 16: ember_qconv_gather_rows_short */
     const int8_t *input_end;
 } ember_qconv_job;
 
@@ -222,6 +223,60 @@ static void ember_qconv_gather(const ember_qconv_job *j, int64_t b, int32_t oy, 
     if (j->h->kp > j->h->k) ember_qconv_fill(j, dst, 0, (size_t)(j->h->kp - j->h->k));
 }
 
+#if defined(__SSE2__)
+/* Fills the A rows of output pixels [row0, row0 + mv) when kernel rows are
+ * short (kernel_w * in_c <= 16, e.g. a 3x3 stem over 3 channels, int16 A):
+ * for an interior pixel one 16-byte load and two widening stores per kernel
+ * row, with the geometry in locals (with -fno-strict-aliasing the compiler
+ * reloads it through j after every store otherwise). The stores run up to 16
+ * elements past a kernel row's values; the next kernel row, the K padding
+ * written last, the next A row or EMBER_GATHER_SLACK absorbs them. Border
+ * pixels (and a last load that would pass the input's end) take the generic
+ * gather. */
+static void ember_qconv_gather_rows_short(const ember_qconv_job *j, int64_t row0, int mv, uint8_t *abuf,
+                                          size_t a_stride) {
+    const ember_conv_geom *g = &j->h->g;
+    const int32_t kh = g->kernel_h, kw = g->kernel_w, ic = g->in_c, in_h = g->in_h, in_w = g->in_w;
+    const int32_t sh = g->stride_h, sw = g->stride_w, pt = g->pad_top, pl = g->pad_left, out_h = g->out_h,
+                  out_w = g->out_w;
+    const int64_t k = j->h->k, kp = j->h->kp;
+    const size_t line = (size_t)in_w * (size_t)ic * (size_t)g->dilation_h, seg = (size_t)kw * (size_t)ic;
+    const int32_t last_ky = (kh - 1) * g->dilation_h;
+    const int8_t *input = j->input, *input_end = j->input_end;
+    const int64_t hw = (int64_t)out_h * out_w;
+    int64_t b = row0 / hw;
+    const int64_t r = row0 % hw;
+    int32_t oy = (int32_t)(r / out_w), ox = (int32_t)(r % out_w);
+    for (int i = 0; i < mv; ++i) {
+        uint8_t *dst = abuf + (size_t)i * a_stride;
+        const int32_t iy0 = oy * sh - pt, ix0 = ox * sw - pl;
+        const int interior = iy0 >= 0 && ix0 >= 0 && iy0 + last_ky < in_h && ix0 + kw <= in_w;
+        const int8_t *src =
+            interior ? input + (((size_t)b * (size_t)in_h + (size_t)iy0) * (size_t)in_w + (size_t)ix0) * (size_t)ic
+                     : input;
+        if (interior && (size_t)(input_end - src) >= (size_t)(kh - 1) * line + 16) {
+            int16_t *d = (int16_t *)(void *)dst;
+            for (int32_t ky = 0; ky < kh; ++ky, src += line, d += seg) {
+                const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)src);
+                const __m128i sign = _mm_cmpgt_epi8(_mm_setzero_si128(), x);
+                _mm_storeu_si128((__m128i *)(void *)d, _mm_unpacklo_epi8(x, sign));
+                _mm_storeu_si128((__m128i *)(void *)(d + 8), _mm_unpackhi_epi8(x, sign));
+            }
+            for (int64_t q = k; q < kp; ++q) ((int16_t *)(void *)dst)[q] = 0;
+        } else {
+            ember_qconv_gather(j, b, oy, ox, dst);
+        }
+        if (++ox == out_w) {
+            ox = 0;
+            if (++oy == out_h) {
+                oy = 0;
+                ++b;
+            }
+        }
+    }
+}
+#endif
+
 /* Fills the A rows of output pixels [row0, row0 + mv). */
 static void ember_qconv_gather_rows(const ember_qconv_job *j, int64_t row0, int mv, uint8_t *abuf, size_t a_stride) {
     const ember_conv_geom *g = &j->h->g;
@@ -229,6 +284,12 @@ static void ember_qconv_gather_rows(const ember_qconv_job *j, int64_t row0, int 
         j->uk->load_a(j->input + row0 * j->h->k, abuf, (size_t)mv * (size_t)j->h->k);
         return;
     }
+#if defined(__SSE2__)
+    if (j->short_rows) {
+        ember_qconv_gather_rows_short(j, row0, mv, abuf, a_stride);
+        return;
+    }
+#endif
     const int64_t hw = (int64_t)g->out_h * g->out_w;
     int64_t b = row0 / hw;
     const int64_t r = row0 % hw;
@@ -305,6 +366,7 @@ ember_status ember_qconv_run(const void *packed, const int8_t *input, int8_t *ou
     const ember_conv_geom *g = &h->g;
     j.direct = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
                g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w && h->kp == h->k;
+    j.short_rows = uk->a_bytes == 2 && g->dilation_w == 1 && (int64_t)g->kernel_w * g->in_c <= 16;
     /* Several tasks per thread balance uneven progress (a busy core); rows
      * are split when there are enough row blocks, else channel blocks. */
     j.split_rows = j.mblocks >= 2 * threads || j.mblocks >= h->nblocks;
