@@ -60,11 +60,8 @@ ember_status ember_depthwise_conv_2d_s8_scalar(const ember_depthwise_conv_2d_par
                             acc = ember_add_wrap(acc, w * (v + p->input_offset));
                         }
                     }
-                    if (bias) acc = ember_add_wrap(acc, bias[oc]);
-                    acc = ember_mbqm(acc, mult[oc], shift[oc]);
-                    acc = ember_add_wrap(acc, p->output_offset);
-                    acc = ember_clamp_i32(acc, p->act_min, p->act_max);
-                    out_row[(size_t)x * out->c + oc] = (int8_t)acc;
+                    out_row[(size_t)x * out->c + oc] =
+                        ember_conv_output(acc, bias, oc, mult, shift, p->output_offset, p->act_min, p->act_max);
                 }
             }
         }

@@ -1,5 +1,5 @@
-/* Kernel-side checks shared by the CONV_2D and DEPTHWISE_CONV_2D scalar
- * references (the op-specific shape rules stay in each op).
+/* Kernel-side checks and output step shared by the CONV_2D and
+ * DEPTHWISE_CONV_2D scalar references (the op-specific shape rules stay in each op).
  * Internal header: include as "nn_common/conv_check.h". */
 #ifndef EMBER_NN_COMMON_CONV_CHECK_H
 #define EMBER_NN_COMMON_CONV_CHECK_H
@@ -7,7 +7,9 @@
 #include <stdint.h>
 
 #include "ember/ops/nhwc.h"
+#include "ember/requant.h"
 #include "ember/status.h"
+#include "nn_common/wrap.h"
 
 /* The fields both params structs (ember_conv_2d_params,
  * ember_depthwise_conv_2d_params) share, in the order the helpers below take them. */
@@ -41,6 +43,17 @@ static inline ember_status ember_conv_check_common(const ember_nhwc *in, const e
         pad_h > EMBER_SPATIAL_LIMIT || pad_w > EMBER_SPATIAL_LIMIT)
         return EMBER_ERR_ARG;
     return EMBER_OK;
+}
+
+/* Output value of channel oc from its int32 accumulator: + bias (may be NULL),
+ * ember_mbqm, + output offset (all wrapping as TFLite's int32), clamp. */
+static inline int8_t ember_conv_output(int32_t acc, const int32_t *bias, int32_t oc, const int32_t *mult,
+                                       const int32_t *shift, int32_t output_offset, int32_t act_min,
+                                       int32_t act_max) {
+    if (bias) acc = ember_add_wrap(acc, bias[oc]);
+    acc = ember_mbqm(acc, mult[oc], shift[oc]);
+    acc = ember_add_wrap(acc, output_offset);
+    return (int8_t)ember_clamp_i32(acc, act_min, act_max);
 }
 
 #endif
