@@ -66,8 +66,9 @@ static inline __m256i ember_load8x2_s8(const int8_t *p0, const int8_t *p1) {
  * 128 bits, pixel p+1 in the high ones, so every vpmaddwd is 256 bits wide
  * (8-channel depthwise layers would otherwise run at half width). Returns the
  * number of pixels done (even). */
-static size_t ember_dw_half_pairs(size_t pixels, size_t channels, const ember_dw_src *src, size_t ntp, size_t c,
-                                  const int32_t *hdr, int h, int8_t *out, __m256i zp, __m256i lo, __m256i hi) {
+static inline size_t ember_dw_half_pairs_x(size_t pixels, size_t channels, const ember_dw_src *src, size_t ntp,
+                                           size_t c, const int32_t *hdr, int h, int8_t *out, __m256i zp, __m256i lo,
+                                           __m256i hi, const int contig) {
     const __m256i bias0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(hdr + 4 * h)));
     const __m256i bias1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(hdr + 8 + 4 * h)));
     const int16_t *w0 = (const int16_t *)(hdr + EMBER_QHDR_WORDS * 16);
@@ -78,9 +79,13 @@ static size_t ember_dw_half_pairs(size_t pixels, size_t channels, const ember_dw
         __m256i a0 = bias0, a1 = bias1;
         const int16_t *wp = w0;
         for (size_t t = 0; t < ntp; t += 2, wp += 32) {
-            const __m256i x0 = ember_load8x2_s8(ember_tap(src, ntp, px, t) + c, ember_tap(src, ntp, px + 1, t) + c);
+            /* contig: pixel p+1's taps are 8 bytes after pixel p's (8-channel
+             * stride-1 rows read through offsets): one 16-byte load */
+            const __m256i x0 = contig ? ember_load16_s8(src->base + px * 8 + (size_t)src->off[t])
+                                      : ember_load8x2_s8(ember_tap(src, ntp, px, t) + c, ember_tap(src, ntp, px + 1, t) + c);
             const __m256i x1 =
-                ember_load8x2_s8(ember_tap(src, ntp, px, t + 1) + c, ember_tap(src, ntp, px + 1, t + 1) + c);
+                contig ? ember_load16_s8(src->base + px * 8 + (size_t)src->off[t + 1])
+                       : ember_load8x2_s8(ember_tap(src, ntp, px, t + 1) + c, ember_tap(src, ntp, px + 1, t + 1) + c);
             const __m256i wl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(wp + 8 * h)));
             const __m256i wh = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(wp + 16 + 8 * h)));
             a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1), wl));
@@ -95,6 +100,13 @@ static size_t ember_dw_half_pairs(size_t pixels, size_t channels, const ember_dw
         _mm_storeh_pd((double *)(void *)(out + (px + 1) * channels + c), _mm_castsi128_pd(v));
     }
     return px;
+}
+
+static size_t ember_dw_half_pairs(size_t pixels, size_t channels, const ember_dw_src *src, size_t ntp, size_t c,
+                                  const int32_t *hdr, int h, int8_t *out, __m256i zp, __m256i lo, __m256i hi) {
+    if (!src->taps && src->step == 8 && c == 0)
+        return ember_dw_half_pairs_x(pixels, channels, src, ntp, 0, hdr, h, out, zp, lo, hi, 1);
+    return ember_dw_half_pairs_x(pixels, channels, src, ntp, c, hdr, h, out, zp, lo, hi, 0);
 }
 
 /* Channels [c, c + hv) (hv <= 8) = half h of a block, for every pixel. */
