@@ -39,8 +39,10 @@ def build_config(args):
 
 
 def run(args) -> int:
-    from ..core.service import Core
     cfg = build_config(args)
+    from ..core.lean_imports import import_paho
+    import_paho(cfg)                  # without ssl when no TLS is configured (memory)
+    from ..core.service import Core
     logging.basicConfig(level=cfg.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     core = Core(cfg)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import ssl
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +27,8 @@ log = logging.getLogger("ember.core")
 def _tls(ca: str, cert: str, key: str):
     if not (ca or cert):
         return None
+    import ssl   # only when TLS is configured (see lean_imports)
+
     try:
         ctx = ssl.create_default_context(cafile=ca or None)
         if cert:

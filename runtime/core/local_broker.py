@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from ..errors import EmberError
-from .broker import EmbeddedBroker
 
 log = logging.getLogger("ember.core")
 
@@ -153,6 +152,8 @@ class EmbeddedBrokerHandle:
 
     def __init__(self, port: int, host: str = "127.0.0.1"):
         self.host, self.port = host, port
+        from .broker import EmbeddedBroker   # asyncio is imported only when the embedded broker runs
+
         self.broker = EmbeddedBroker(host, port)
 
     def start(self) -> "EmbeddedBrokerHandle":

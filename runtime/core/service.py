@@ -30,7 +30,6 @@ from paho.mqtt.properties import Properties
 
 from ..errors import EmberError
 from .config import CoreConfig
-from .local_broker import start_local_broker
 from .models import ModelLoadError, ServedModel, default_loader
 from .payload import BadInput, Block, decode
 
@@ -128,6 +127,8 @@ class Core:
             from . import integrations
             integrations.attach(self)
         if not self.cfg.broker.host:
+            from .local_broker import start_local_broker   # asyncio only when a local broker runs
+
             b = start_local_broker(self.cfg.broker.local, self.cfg.broker.port,
                                    data_dir=self.cfg.broker.local_data_dir or None)
             self._local_broker = b

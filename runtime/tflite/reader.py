@@ -174,11 +174,36 @@ class TFLiteModel:
 
 # --------------------------------------------------------------------------- enums
 
+_GENERATED_PACKAGE = "_ember_tflite_generated"
+
+
+def _generated_module(name: str):
+    """One generated module of the `tflite` pip package, without its __init__ (which imports ~200 modules).
+
+    The package directory is mounted under a private package name, so only the accessor modules the
+    reader actually uses are loaded (and an application's own `import tflite` is unaffected).
+    """
+    import importlib
+    import sys
+
+    if "tflite" in sys.modules:                      # already fully imported elsewhere: reuse it
+        return importlib.import_module(f"tflite.{name}")
+    if _GENERATED_PACKAGE not in sys.modules:
+        import importlib.util
+        import types
+
+        spec = importlib.util.find_spec("tflite")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("the 'tflite' package is not installed")
+        pkg = types.ModuleType(_GENERATED_PACKAGE)
+        pkg.__path__ = list(spec.submodule_search_locations)
+        sys.modules[_GENERATED_PACKAGE] = pkg
+    return importlib.import_module(f"{_GENERATED_PACKAGE}.{name}")
+
+
 def _tflite_enum(module_name: str) -> dict:
     try:
-        import importlib
-
-        mod = importlib.import_module(f"tflite.{module_name}")
+        mod = _generated_module(module_name)
         cls = getattr(mod, module_name)
         return {v: k for k, v in vars(cls).items() if not k.startswith("_") and isinstance(v, int)}
     except Exception:  # pragma: no cover - the tflite package is a dependency
@@ -229,9 +254,7 @@ def _decode_options(table: _Table, union_type: int, what: str) -> dict:
     cls_name = _OPTIONS_CLASSES.get(union_type)
     if cls_name is None:
         raise ModelError(f"{what}: unknown builtin options type {union_type}")
-    import importlib
-
-    cls = getattr(importlib.import_module(f"tflite.{cls_name}"), cls_name)
+    cls = getattr(_generated_module(cls_name), cls_name)
     obj = cls()
     obj.Init(table.buf.data, table.pos)
     out: dict[str, Any] = {}

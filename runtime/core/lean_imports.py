@@ -1,0 +1,58 @@
+"""Import paho-mqtt without OpenSSL when the configuration uses no TLS (saves ~3.5 MB of core RSS).
+
+paho imports `ssl` (only to offer TLS) and `hashlib` (only for websockets) at module level; both load
+libssl/libcrypto. A core whose broker and uplink use plain MQTT needs neither: `import_paho(cfg)` hides
+`ssl` and `_hashlib` while paho (and what it pulls in: hashlib, urllib.request, http.client) is first
+imported, then unhides them. hashlib then runs on CPython's builtin SHA-256 (the core only hashes model
+files and packages with it); code can still `import ssl` later. With any TLS setting in the
+configuration paho is imported normally.
+"""
+from __future__ import annotations
+
+import sys
+import types
+
+
+def uses_tls(cfg) -> bool:
+    b, u = cfg.broker, cfg.uplink
+    return bool(b.tls_ca or b.tls_cert or b.tls_key or u.tls_ca or u.tls_cert or u.tls_key)
+
+
+def import_paho(cfg) -> bool:
+    """Import paho.mqtt.client for this configuration; True when it was imported without ssl."""
+    hidden = ("ssl", "_hashlib", "hashlib")
+    if uses_tls(cfg) or any(m in sys.modules for m in hidden) or "paho.mqtt.client" in sys.modules:
+        import paho.mqtt.client  # noqa: F401
+        return False
+    sys.modules["ssl"] = None          # makes `import ssl` raise ImportError during paho's import
+    sys.modules["_hashlib"] = None     # hashlib then uses CPython's builtin sha256/md5/... (no libcrypto)
+    try:
+        import hashlib  # noqa: F401
+        import paho.mqtt.client as client
+    finally:
+        del sys.modules["ssl"], sys.modules["_hashlib"]
+    # paho's socket reads name ssl.SSLWantReadError/SSLWantWriteError in `except` clauses even
+    # without TLS, so it gets a stand-in whose exceptions are never raised; any TLS use fails clearly.
+    client.ssl = _NoTLS("ssl")
+    return True
+
+
+class _NoTLS(types.ModuleType):
+    class SSLWantReadError(OSError):
+        pass
+
+    class SSLWantWriteError(OSError):
+        pass
+
+    class SSLError(OSError):
+        pass
+
+    class CertificateError(ValueError):
+        pass
+
+    def __getattr__(self, name):
+        raise RuntimeError(f"TLS is not available in this process (ssl.{name}): the core was started "
+                           "with no TLS settings; set broker.tls_* or uplink.tls_* to use TLS")
+
+
+__all__ = ["import_paho", "uses_tls"]
