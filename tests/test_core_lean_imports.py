@@ -56,3 +56,25 @@ def test_tls_config_imports_paho_with_ssl(tmp_path):
     assert out["ssl"] is True
     assert out["sha256"] == SHA_ABC
     assert out["tls_error"] == ""
+
+
+ARENAS = r"""
+import json, os, sys
+from runtime.core.lean_imports import limit_malloc_arenas
+print(json.dumps({"applied": limit_malloc_arenas(), "glibc": os.confstr("CS_GNU_LIBC_VERSION") or ""}))
+"""
+
+
+def _arenas(env_extra: dict) -> dict:
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", **env_extra}
+    r = subprocess.run([sys.executable, "-c", ARENAS], cwd=str(REPO), capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_malloc_arena_cap_applies_on_glibc_and_respects_the_environment():
+    out = _arenas({})
+    if sys.platform.startswith("linux") and out["glibc"].startswith("glibc"):
+        assert out["applied"] is True
+    assert _arenas({"MALLOC_ARENA_MAX": "4"})["applied"] is False

@@ -40,8 +40,9 @@ def build_config(args):
 
 def run(args) -> int:
     cfg = build_config(args)
-    from ..core.lean_imports import import_paho
+    from ..core.lean_imports import import_paho, limit_malloc_arenas
     import_paho(cfg)                  # without ssl when no TLS is configured (memory)
+    limit_malloc_arenas()             # before the core's threads start (memory)
     from ..core.service import Core
     logging.basicConfig(level=cfg.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
