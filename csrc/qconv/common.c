@@ -25,6 +25,20 @@ const ember_qpack_header *ember_qpack_header_of(const void *packed, int kernel) 
     return h;
 }
 
+ember_status ember_qpack_run_setup(const ember_qpack_header *h, const void *scratch, size_t scratch_bytes,
+                                   const void **ukernel, ember_threadpool **pool, int *threads) {
+    *ukernel = ember_kernel_variant((ember_kernel_id)h->kernel, (ember_isa)h->isa);
+    if (!*ukernel || !ember_isa_available((ember_isa)h->isa)) return EMBER_ERR_UNSUPPORTED;
+    const int64_t per = h->scratch_per_thread;
+    if (!scratch || scratch_bytes < (size_t)per) return EMBER_ERR_NO_MEMORY;
+    *threads = ember_threadpool_size(*pool);
+    if ((int64_t)scratch_bytes / per < *threads) {
+        *threads = 1;
+        *pool = NULL;
+    }
+    return EMBER_OK;
+}
+
 ember_isa ember_qpacked_isa(const void *packed) {
     const ember_qpack_header *h = (const ember_qpack_header *)packed;
     if (!h || h->magic != EMBER_QPACK_MAGIC) return EMBER_ISA_SCALAR;

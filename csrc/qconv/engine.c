@@ -359,18 +359,11 @@ ember_status ember_qconv_run(const void *packed, const int8_t *input, int8_t *ou
     const ember_qpack_header *h = ember_qpack_header_of(packed, EMBER_KERNEL_QGEMM);
     if (!h) h = ember_qpack_header_of(packed, EMBER_KERNEL_QGEMM_NARROW);
     if (!h || !input || !output) return EMBER_ERR_ARG;
-    const ember_qgemm_ukernel *uk =
-        (const ember_qgemm_ukernel *)ember_kernel_variant((ember_kernel_id)h->kernel, (ember_isa)h->isa);
-    if (!uk || !ember_isa_available((ember_isa)h->isa)) return EMBER_ERR_UNSUPPORTED;
-    const int64_t per = h->scratch_per_thread;
-    if (!scratch || scratch_bytes < (size_t)per) return EMBER_ERR_NO_MEMORY;
-    /* Each pool thread needs its own scratch slice; a pool larger than the
-     * scratch was sized for runs the op on the calling thread alone. */
-    int threads = ember_threadpool_size(pool);
-    if ((int64_t)scratch_bytes / per < threads) {
-        threads = 1;
-        pool = NULL;
-    }
+    const void *ukernel = NULL;
+    int threads = 1;
+    ember_status st = ember_qpack_run_setup(h, scratch, scratch_bytes, &ukernel, &pool, &threads);
+    if (st != EMBER_OK) return st;
+    const ember_qgemm_ukernel *uk = (const ember_qgemm_ukernel *)ukernel;
     ember_qconv_job j;
     j.h = h;
     j.uk = uk;

@@ -33,4 +33,11 @@ ember_status ember_qgeom_check(const ember_conv_geom *g);
 ember_status ember_qrequant_check(const int32_t *mult, const int32_t *shift, int32_t n);
 const ember_qpack_header *ember_qpack_header_of(const void *packed, int kernel);
 
+/* Shared start of run(): the header's micro-kernel for its ISA (*ukernel), and how many
+ * threads the caller's scratch allows. Each pool thread needs its own scratch slice; a
+ * pool larger than the scratch was sized for runs the op on the calling thread alone
+ * (*pool set to NULL, *threads to 1). */
+ember_status ember_qpack_run_setup(const ember_qpack_header *h, const void *scratch, size_t scratch_bytes,
+                                   const void **ukernel, ember_threadpool **pool, int *threads);
+
 #endif
