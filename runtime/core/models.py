@@ -149,6 +149,7 @@ class ServedModel:
     def floats(self, r: Reading) -> np.ndarray:
         """One JSON reading -> its float32 input values in route order (not yet normalised)."""
         parts = []
+        plain = True                  # every value a plain int/float: one conversion for all of them
         f, ch = r.f or {}, r.ch or {}
         names_f = self.features or ([] if self.channels else sorted(f))
         names_c = self.channels or ([] if self.features else sorted(ch))
@@ -156,17 +157,23 @@ class ServedModel:
             v = f.get(name, ch.get(name))
             if v is None:
                 raise BadInput("missing_value", f"model {self.name}: payload has no feature {name!r}")
+            if plain and type(v) is not float and type(v) is not int:
+                plain = False
             parts.append(v)
         for name in names_c:
             w = ch.get(name, f.get(name))
             if w is None:
                 raise BadInput("missing_value", f"model {self.name}: payload has no channel {name!r}")
+            plain = False
             parts.append(w)
         try:
-            flat = [np.asarray(p, np.float32).ravel() for p in parts]
-        except (TypeError, ValueError):
+            if plain:
+                v = np.array(parts, np.float32)
+            else:
+                flat = [np.asarray(p, np.float32).ravel() for p in parts]
+                v = flat[0] if len(flat) == 1 else np.concatenate(flat) if flat else np.zeros(0, np.float32)
+        except (TypeError, ValueError, OverflowError):   # OverflowError: an integer beyond float range
             raise BadInput("bad_payload", f"model {self.name}: values must be numbers or lists of numbers") from None
-        v = flat[0] if len(flat) == 1 else np.concatenate(flat) if flat else np.zeros(0, np.float32)
         if v.size != self.size:
             raise BadInput("wrong_size", f"model {self.name} expects {self.size} values, got {v.size}")
         return v
