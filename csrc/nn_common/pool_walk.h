@@ -1,10 +1,13 @@
 /* The window walk shared by the AVERAGE_POOL_2D and MAX_POOL_2D scalar
  * references: output rows [row_start, row_end), windows clipped to the image
  * (see ember/ops/pool_2d.h). `reduce_max` is a constant at each call site, so
- * the compiler specializes the inner loop per pool.
+ * the compiler specializes the inner loop per pool. The SIMD paths use the
+ * same walk with a micro-kernel per output pixel (ember_pool_2d_s8_walk_pixels).
  * Internal header: include as "nn_common/pool_walk.h". */
 #ifndef EMBER_NN_COMMON_POOL_WALK_H
 #define EMBER_NN_COMMON_POOL_WALK_H
+
+#include <stddef.h>
 
 #include "ember/ops/pool_2d.h"
 #include "ember/requant.h"
@@ -47,6 +50,39 @@ static inline ember_status ember_pool_2d_s8_walk(const ember_pool_2d_params *p, 
                 if (!reduce_max) acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
                 out_row[(size_t)x * out->c + c] = (int8_t)ember_clamp_i32(acc, p->act_min, p->act_max);
             }
+        }
+    }
+    return EMBER_OK;
+}
+
+/* One output pixel through a micro-kernel (ember_pool_ukernel.run). */
+typedef void (*ember_pool_pixel_fn)(const int8_t *x, size_t kh, size_t kw, size_t row_stride, size_t channels,
+                                    int8_t *out, int32_t act_min, int32_t act_max);
+
+/* The same walk handing each output pixel's clipped window to fn. */
+static inline ember_status ember_pool_2d_s8_walk_pixels(const ember_pool_2d_params *p, const ember_nhwc *in,
+                                                        const int8_t *input, const ember_nhwc *out, int8_t *output,
+                                                        int32_t row_start, int32_t row_end, ember_pool_pixel_fn fn) {
+    ember_status st = ember_pool_2d_s8_check(p, in, out, row_start, row_end);
+    if (st != EMBER_OK) return st;
+    if (!input || !output) return EMBER_ERR_ARG;
+    const size_t row_stride = (size_t)in->w * in->c;
+    for (int32_t r = row_start; r < row_end; ++r) {
+        const int32_t b = r / out->h;
+        const int32_t y = r % out->h;
+        const int32_t in_y0 = y * p->stride_h - p->pad_h;
+        const int32_t fy0 = in_y0 < 0 ? -in_y0 : 0;
+        const int32_t fy1 = p->filter_h < in->h - in_y0 ? p->filter_h : in->h - in_y0;
+        const int8_t *in_b = input + (size_t)b * in->h * in->w * in->c;
+        int8_t *out_row = output + ((size_t)b * out->h + y) * out->w * out->c;
+        for (int32_t x = 0; x < out->w; ++x) {
+            const int32_t in_x0 = x * p->stride_w - p->pad_w;
+            const int32_t fx0 = in_x0 < 0 ? -in_x0 : 0;
+            const int32_t fx1 = p->filter_w < in->w - in_x0 ? p->filter_w : in->w - in_x0;
+            if (fy1 <= fy0 || fx1 <= fx0) return EMBER_ERR_ARG; /* window entirely in the padding */
+            const int8_t *win = in_b + ((size_t)(in_y0 + fy0) * in->w + (size_t)(in_x0 + fx0)) * in->c;
+            fn(win, (size_t)(fy1 - fy0), (size_t)(fx1 - fx0), row_stride, (size_t)in->c, out_row + (size_t)x * out->c,
+               p->act_min, p->act_max);
         }
     }
     return EMBER_OK;

@@ -16,6 +16,10 @@
  *   dwconv - depthwise conv (depth multiplier 1) on prepacked weights.
  *   qgemm_narrow - optional qgemm variant for few output channels (e.g. an
  *            8-channel stem conv would leave half of a 16-wide tile idle).
+ *   add    - int8 ADD over contiguous runs (ember_add_ukernel); broadcasts
+ *            are cut into runs by ember_add_s8_ukernel (csrc/add/ukernel.c).
+ *   avgpool, maxpool - one output pixel of a pooling window, all channels
+ *            (ember_pool_ukernel), driven by the pools' window walk.
  *
  * Zero points are folded into the bias at pack time:
  *   bias'[n] = bias[n] - input_zp * sum_k w[n][k]
@@ -27,6 +31,7 @@
 #include <stdint.h>
 
 #include "ember/cpu.h"
+#include "ember/ops/add.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -98,14 +103,37 @@ static inline size_t ember_dw_block_bytes(int cr, size_t ntaps_padded) {
     return (4 * EMBER_QHDR_WORDS * (size_t)cr + ntaps_padded * (size_t)cr * 2 + 63) / 64 * 64;
 }
 
+/* int8 ADD (ember/ops/add.h semantics, bit for bit) on contiguous runs. */
+typedef struct ember_add_ukernel {
+    /* out[i] = ADD(a[i], b[i]) for i < n. out may alias a or b. */
+    void (*run)(size_t n, const int8_t *a, const int8_t *b, int8_t *out, const ember_add_params *p);
+    /* out[i] = ADD(a[i], b) for one broadcast b, given its rescaled term
+     * b_term = MBQM((b + input2_offset) << left_shift, input2_multiplier, input2_shift). */
+    void (*run_b_const)(size_t n, const int8_t *a, int32_t b_term, int8_t *out, const ember_add_params *p);
+} ember_add_ukernel;
+
+/* Pooling of one output pixel, all channels (ember/ops/pool_2d.h
+ * semantics): the window clipped to the image is kh rows of kw input pixels,
+ * pixel (i, j) at x + i * row_stride + j * channels;
+ * out[c] = clamp(max or rounded average over the window, act_min, act_max).
+ * Averages need kh * kw <= EMBER_POOL_UKERNEL_MAX_TAPS (sums stay below 2^31). */
+#define EMBER_POOL_UKERNEL_MAX_TAPS (1 << 23)
+typedef struct ember_pool_ukernel {
+    void (*run)(const int8_t *x, size_t kh, size_t kw, size_t row_stride, size_t channels, int8_t *out,
+                int32_t act_min, int32_t act_max);
+} ember_pool_ukernel;
+
 typedef enum {
     EMBER_KERNEL_QGEMM = 0,
     EMBER_KERNEL_DWCONV = 1,
     EMBER_KERNEL_QGEMM_NARROW = 2, /* qgemm for out_c <= nr of this variant (no idle lanes) */
-    EMBER_KERNEL_COUNT = 3
+    EMBER_KERNEL_ADD = 3,
+    EMBER_KERNEL_AVGPOOL = 4,
+    EMBER_KERNEL_MAXPOOL = 5,
+    EMBER_KERNEL_COUNT = 6
 } ember_kernel_id;
 
-/* Name of a kernel ("qgemm", "dwconv"). */
+/* Name of a kernel ("qgemm", "dwconv", "add", "avgpool", "maxpool"). */
 const char *ember_kernel_name(int kernel);
 /* The descriptor of (kernel, isa) or NULL when not compiled into this binary
  * (scalar variants are NULL: scalar means the op's reference kernel).
