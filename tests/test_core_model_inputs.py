@@ -75,3 +75,19 @@ def test_wrong_count_of_values(model_path):
     with pytest.raises(BadInput) as e:
         m.floats(Reading(1, 2, f={"a": 1.0}))
     assert e.value.kind == "wrong_size"
+
+
+def test_features_outside_the_fast_path_give_the_same_values(model_path):
+    """Features partly in "ch", lists among scalars, lists of equal length: same as one by one."""
+    n = served(model_path).size
+    names = [f"f{i}" for i in range(n)]
+    m = served(model_path, features=names)
+    r = Reading(1, 2, f={k: 0.5 for k in names[1:]}, ch={"f0": 1.5})             # f0 only in "ch"
+    assert np.array_equal(m.floats(r), reference(r, names, []))
+    two = served(model_path, features=["a", "b"])
+    half = n // 2
+    r = Reading(1, 2, f={"a": [1.0] * half, "b": [2.0] * (n - half)})           # windows as features
+    assert np.array_equal(two.floats(r), reference(r, ["a", "b"], []))
+    one = served(model_path, features=["a"])
+    r = Reading(1, 2, f={"a": list(range(n))})                                   # a single window feature
+    assert np.array_equal(one.floats(r), np.arange(n, dtype=np.float32))

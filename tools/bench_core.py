@@ -21,7 +21,7 @@ One MQTT message carries one reading in every case. Measured over [warm-up, dura
 load starts: msgs/s = node messages whose result arrived in the window / window length;
 latency = node send -> result received (CLOCK_MONOTONIC, both on this machine) of those results;
 CPU us/msg = the process's utime+stime (/proc) over the window / results in the window, for the
-core, the broker and the load processes; core RSS = VmHWM (peak of the whole run) and the
+core (also per thread, busiest first), the broker and the load processes; core RSS = VmHWM (peak of the whole run) and the
 median VmRSS sampled every 0.25 s in the window. After the load stops the run drains, then
 `lost` = messages acknowledged by the broker without a result, `dup` = results received twice.
 """
@@ -97,6 +97,23 @@ def proc_cpu(pid: int) -> float:
         return float("nan")
 
 
+def thread_cpu(pid: int) -> dict:
+    """Per thread (task id) utime + stime, seconds."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                parts = f.read().rsplit(")", 1)[1].split()
+            out[int(tid)] = (int(parts[11]) + int(parts[12])) / CLK
+        except (OSError, IndexError):
+            pass
+    return out
+
+
 def proc_mem_kb(pid: int) -> dict:
     vals = {}
     try:
@@ -112,7 +129,7 @@ def proc_mem_kb(pid: int) -> dict:
 
 # ---------------------------------------------------------------- processes
 def start_core(tmp: Path, host: str, port: int, model_path: Path, features: list, kind: str,
-               result_qos: int, profile: Path | None) -> subprocess.Popen:
+               result_qos: int, profile: Path | None, repo: Path = REPO) -> subprocess.Popen:
     key = "channels" if kind == "json-ch" else "features"
     conf = tmp / "core.toml"
     conf.write_text(f"""
@@ -134,11 +151,11 @@ max_batch = 256
 [deploy]
 enabled = false
 """)
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=str(repo))
     cmd = [sys.executable, "-m", "runtime.core", "-c", str(conf)]
     if profile is not None:
         cmd = [sys.executable, str(REPO / "tools" / "profile_threads.py"), str(profile), *cmd[1:]]
-    return subprocess.Popen(cmd, cwd=str(REPO), env=env, stdout=subprocess.DEVNULL,
+    return subprocess.Popen(cmd, cwd=str(repo), env=env, stdout=subprocess.DEVNULL,
                             stderr=open(tmp / "core.log", "ab"))
 
 
@@ -189,7 +206,8 @@ def _terminate(proc, timeout: float = 15) -> None:
 # ---------------------------------------------------------------- one case
 def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: float = 3.0, gens: int = 1,
              nodes_per_gen: int = 4, window: int = 2000, target: str = "core", result_qos: int = 1,
-             profile: Path | None = None, drain: float = 15.0) -> dict:
+             profile: Path | None = None, drain: float = 15.0, core_repo: Path = REPO,
+             broker_conf: str = "") -> dict:
     """One benchmark case (see the module doc); target 'broker' leaves the core out (the sink reads
     the node data topic itself) to measure what the load alone can push through Mosquitto."""
     blob, size, scale = model_for(model)
@@ -200,7 +218,7 @@ def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: 
     ctx = mp.get_context("fork")
     with tempfile.TemporaryDirectory(prefix="ember-bench-") as d:
         tmp = Path(d)
-        broker = MosquittoProcess(free_port()).start()
+        broker = MosquittoProcess(free_port(), extra_conf=broker_conf).start()
         core = None
         procs = []
         try:
@@ -208,7 +226,7 @@ def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: 
                 (tmp / "m.tflite").write_bytes(blob)
                 features = mqtt_load.Payloads(kind, size, scale).features()
                 core = start_core(tmp, broker.host, broker.port, tmp / "m.tflite", features, kind, result_qos,
-                                  profile)
+                                  profile, core_repo)
                 if not wait_core_ready(broker.host, broker.port, core):
                     raise RuntimeError("core did not start: " + (tmp / "core.log").read_text()[-3000:])
                 topic, level = "ember/results/#", -1
@@ -290,6 +308,9 @@ def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: 
                 out[f"{name}_cpu_s"] = round(used, 2)
                 out[f"{name}_us_per_msg"] = round(used / n_win * 1e6, 1) if n_win else None
         if core is not None:
+            ta, tb = cpu_a["core_threads"], cpu_b["core_threads"]
+            busy = sorted((tb[t] - ta.get(t, 0.0) for t in tb), reverse=True)
+            out["core_thread_cpu_s"] = [round(v, 2) for v in busy if v >= 0.01]
             out["core_rss_peak_mb"] = round(mem.get("VmHWM", 0) / 1024, 1)
             out["core_rss_median_mb"] = round(float(np.median(rss)) / 1024, 1) if rss else None
             out["core_rss_idle_mb"] = round(rss_idle / 1024, 1)
@@ -300,6 +321,8 @@ def _cpu_snapshot(pids: dict) -> dict:
     snap = {}
     for name, pid in pids.items():
         snap[name] = sum(proc_cpu(p) for p in pid) if isinstance(pid, list) else proc_cpu(pid)
+    if "core" in pids:
+        snap["core_threads"] = thread_cpu(pids["core"])
     return snap
 
 
@@ -320,6 +343,10 @@ def main(argv=None) -> int:
     ap.add_argument("--target", choices=["core", "broker"], default="core")
     ap.add_argument("--result-qos", type=int, default=1, choices=[0, 1], help="[core] result_qos")
     ap.add_argument("--profile", type=Path, help="cProfile every core thread into DIR/<case>/")
+    ap.add_argument("--core-repo", type=Path, default=REPO,
+                    help="run `python -m runtime.core` from this checkout (built; default: this one)")
+    ap.add_argument("--broker-conf", default="", help="extra mosquitto.conf lines ('\\n' separated), "
+                    "e.g. 'persistence false' to see what persistence costs")
     ap.add_argument("--write", help="write a markdown report here (e.g. docs/benchmarks-core.md)")
     a = ap.parse_args(argv)
     rows = []
@@ -330,7 +357,8 @@ def main(argv=None) -> int:
             raise SystemExit(f"case {case!r}: expected MODEL:PAYLOAD:LOAD") from None
         prof = a.profile / case.replace(":", "-") if a.profile else None
         r = run_case(model, kind, load, duration=a.duration, warm=a.warm, gens=a.gens, nodes_per_gen=a.nodes,
-                     window=a.window, target=a.target, result_qos=a.result_qos, profile=prof)
+                     window=a.window, target=a.target, result_qos=a.result_qos, profile=prof,
+                     core_repo=a.core_repo.resolve(), broker_conf=a.broker_conf.replace("\\n", "\n") + "\n")
         print(json.dumps(r), flush=True)
         rows.append(r)
         if prof is not None:
