@@ -1,4 +1,5 @@
-"""Build driver: setuptools calls CMake to build runtime._core (pybind/cmake_example style)."""
+"""Build driver: setuptools calls CMake to build runtime._core (pybind/cmake_example style) and
+runtime.core._mqtt_fast (Cython, the core's lean MQTT ingest parser)."""
 import os
 import shutil
 import subprocess
@@ -20,7 +21,9 @@ class CMakeExtension(Extension):
 class CMakeBuild(build_ext):
     def build_extension(self, ext: Extension) -> None:
         ext_fullpath = Path(self.get_ext_fullpath(ext.name)).resolve()
-        extdir = ext_fullpath.parent
+        # EMBER_PY_OUTPUT_DIR is the `runtime` package directory (runtime.core._mqtt_fast -> its core/).
+        extdir = ext_fullpath.parents[len(ext.name.split(".")) - 2]
+        target = ext.name.rsplit(".", 1)[-1]
         build_temp = Path(self.build_temp) / ext.name
         build_temp.mkdir(parents=True, exist_ok=True)
         cfg = os.environ.get("EMBER_BUILD_TYPE", "Release")
@@ -39,7 +42,7 @@ class CMakeBuild(build_ext):
         cmake_args += [a for a in os.environ.get("CMAKE_ARGS", "").split() if a]
         jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
         subprocess.run(["cmake", str(ROOT), *cmake_args], cwd=build_temp, check=True)
-        subprocess.run(["cmake", "--build", ".", "--target", "_core", "-j", jobs], cwd=build_temp, check=True)
+        subprocess.run(["cmake", "--build", ".", "--target", target, "-j", jobs], cwd=build_temp, check=True)
 
 
 class BuildPyWithFirmware(build_py):
@@ -59,7 +62,7 @@ class BuildPyWithFirmware(build_py):
 setup(
     packages=find_packages(include=["runtime", "runtime.*"]),
     package_data={"runtime": ["*.pyi", "py.typed", "data/*", "data/**/*", "firmware/**/*", "core/*.toml"]},
-    ext_modules=[CMakeExtension("runtime._core")],
+    ext_modules=[CMakeExtension("runtime._core"), CMakeExtension("runtime.core._mqtt_fast")],
     cmdclass={"build_ext": CMakeBuild, "build_py": BuildPyWithFirmware},
     zip_safe=False,
 )

@@ -159,7 +159,8 @@ def test_capture_and_drift_stats(mqtt_broker, tmp_path):
     assert len(records) == 20 and records[0]["model"] == "fc" and records[0]["node"] == "n1"
 
 
-def test_full_outbox_with_reject_new_is_counted_and_not_acknowledged(mqtt_broker, tmp_path):
+@pytest.mark.parametrize("ingest", ["lean", "paho"])
+def test_full_outbox_with_reject_new_is_counted_and_not_acknowledged(mqtt_broker, tmp_path, ingest):
     """Uplink down and the outbox at its bound: results are refused (counted) and the node
     messages stay unacknowledged, so the broker redelivers them later; nothing stops."""
     loader = model_loader()
@@ -167,7 +168,7 @@ def test_full_outbox_with_reject_new_is_counted_and_not_acknowledged(mqtt_broker
     from runtime.core.local_broker import free_port
     cfg = parse_config({
         "core": {"id": "gw", "data_dir": str(tmp_path / "data")},
-        "broker": {"host": mqtt_broker.host, "port": mqtt_broker.port},
+        "broker": {"host": mqtt_broker.host, "port": mqtt_broker.port, "ingest": ingest},
         "models": [{"name": "fc", "path": str(tmp_path / "fc.tflite"), "features": FEATURES}],
         "deploy": {"enabled": False},
         "uplink": {"host": "127.0.0.1", "port": free_port(), "max_messages": 5, "overflow": "reject-new"},
@@ -177,8 +178,12 @@ def test_full_outbox_with_reject_new_is_counted_and_not_acknowledged(mqtt_broker
     node = Node(mqtt_broker)
     try:
         assert core.wait_connected(10)
-        real_ack = core.client.ack
-        core.client.ack = lambda mid, qos: (acked.append(mid), real_ack(mid, qos))
+        if ingest == "lean":                              # PUBACKs go out with the batch's results
+            real_submit = core.ingest.submit
+            core.ingest.submit = lambda results, pids, gen: (acked.extend(pids), real_submit(results, pids, gen))
+        else:
+            real_ack = core.client.ack
+            core.client.ack = lambda mid, qos: (acked.append(mid), real_ack(mid, qos))
         for i in range(8):                                # one message per batch
             node.result(node.send([0.1 * i] * 8))         # local results still flow
         st = core.snapshot()

@@ -1,18 +1,29 @@
 #!/usr/bin/env python3
-"""Benchmark of the core service end to end (not a test): node messages/s, latency, core RSS.
+"""Benchmark of the core service end to end (not a test): node messages/s, latency, CPU, core RSS.
 
-    python tools/bench_core.py [--duration 10] [--models dense,dense-b64,kws] [--write docs/benchmarks-core.md]
+    python tools/bench_core.py                       # the default cases, printed as JSON lines
+    python tools/bench_core.py --write docs/benchmarks-core.md
+    python tools/bench_core.py --target broker       # the load alone: generator -> Mosquitto -> sink
+    python tools/bench_core.py --cases dense:json-f:sat --profile /tmp/prof   # + per-thread cProfile
 
-For each model: a local broker (Mosquitto if installed, else the embedded one), `ember core` in
-its own process (`python -m runtime.core`), a publisher process simulating nodes, and a result
-subscriber in this process. Modes:
-  * binary: batched binary payloads (DESIGN.md compact form, `--per-message` readings per MQTT
-    message, QoS 0), closed loop at saturation: at most `--window` readings outstanding;
-  * json: one JSON reading per MQTT message (QoS 1), the plain DESIGN.md form, saturation;
-  * latency: binary at a fixed rate of half the measured saturation, for p50/p99 at moderate load.
-Throughput counts readings (node messages) that came back as results during the measuring window.
-Latency is node send -> result received (both on this machine, CLOCK_MONOTONIC).
-Core RSS is VmHWM (peak) of the core process.
+Every case starts its own Mosquitto (persistence on, max_queued_messages 1,000,000 as `ember core`
+starts it, runtime/core/local_broker.py), `ember core` in its own process (`python -m runtime.core`),
+`--gens` node publisher processes (tools/mqtt_load.py: raw sockets, pre-formatted QoS 1 PUBLISH
+frames written in chunks, one connection per node) and one result sink process (raw socket,
+QoS 1 subscription, bulk frame parsing). A case is MODEL:PAYLOAD:LOAD with
+  MODEL   dense (FC 16->32 ReLU -> FC 32->8, batch 1), dense-b64 (the same with batch 64), kws
+          (MLPerf Tiny keyword spotting, 490 inputs);
+  PAYLOAD json-f (DESIGN.md JSON, one scalar per feature in "f"), json-ch (one window in "ch"),
+          binary (payload.py version 1, one int8 reading per message);
+  LOAD    sat (closed loop: at most --window messages sent whose result has not arrived) or a
+          rate in msgs/s (open loop).
+One MQTT message carries one reading in every case. Measured over [warm-up, duration] after the
+load starts: msgs/s = node messages whose result arrived in the window / window length;
+latency = node send -> result received (CLOCK_MONOTONIC, both on this machine) of those results;
+CPU us/msg = the process's utime+stime (/proc) over the window / results in the window, for the
+core (also per thread, busiest first), the broker and the load processes; core RSS = VmHWM (peak of the whole run) and the
+median VmRSS sampled every 0.25 s in the window. After the load stops the run drains, then
+`lost` = messages acknowledged by the broker without a result, `dup` = results received twice.
 """
 from __future__ import annotations
 
@@ -24,7 +35,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -33,11 +43,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from runtime.core.local_broker import EmbeddedBrokerHandle, MosquittoProcess, free_port, mosquitto_binary  # noqa: E402
-from runtime.core.payload import encode_binary, encode_json  # noqa: E402
+from runtime.core.local_broker import MosquittoProcess, free_port  # noqa: E402
+from tools import mqtt_load  # noqa: E402
 
 KWS = next((p / "shared" / "models" / "kws_ref_model.tflite" for p in REPO.parents
             if (p / "shared" / "models" / "kws_ref_model.tflite").is_file()), None)
+CLK = os.sysconf("SC_CLK_TCK")
+DEFAULT_CASES = "dense:json-f:sat,dense:binary:sat,dense:json-f:1000,kws:json-ch:sat,kws:binary:sat"
 
 
 def dense_model(batch: int = 1, dims=(16, 32, 8), seed: int = 0) -> bytes:
@@ -61,87 +73,64 @@ def dense_model(batch: int = 1, dims=(16, 32, 8), seed: int = 0) -> bytes:
     return mb.build()
 
 
-def now_ms() -> int:
-    return int(time.monotonic() * 1000) & 0xFFFFFFFF
+def model_for(name: str) -> tuple[bytes, int, float]:
+    """(tflite bytes, input size, input scale) of a benchmark model."""
+    if name == "dense":
+        return dense_model(1), 16, 0.05
+    if name == "dense-b64":
+        return dense_model(64), 16, 0.05
+    if name == "kws":
+        if KWS is None:
+            raise SystemExit("kws: ../shared/models/kws_ref_model.tflite not found")
+        return KWS.read_bytes(), 490, 1.0
+    raise SystemExit(f"unknown model {name!r} (dense, dense-b64, kws)")
 
 
-# ---------------------------------------------------------------- publisher (own process)
-def publisher(host, port, size, mode, per_msg, nodes, window, rate, duration, shared):
-    """shared: mp.Value('q') results counted by the parent (closed-loop flow control)."""
-    import paho.mqtt.client as mqtt
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-publisher")
-    c.max_inflight_messages_set(1000)
-    c.connect(host, port, 30)
-    c.loop_start()
-    rng = np.random.default_rng(1)
-    xs = rng.integers(-128, 128, (256, size), dtype=np.int64).astype(np.int8)
-    sent, seq = 0, 0
-    t_end = time.monotonic() + duration
-    t0 = time.monotonic()
-    qos = 1 if mode == "json" else 0
-    while time.monotonic() < t_end:
-        if rate:                                  # open loop at a fixed rate
-            due = (time.monotonic() - t0) * rate
-            if sent >= due:
-                time.sleep(0.001)
-                continue
-        elif sent - shared.value >= window:       # closed loop: bounded outstanding readings
-            time.sleep(0.0005)
-            continue
-        node = f"n{seq % nodes}"
-        if mode == "json":
-            payload = encode_json(seq, now_ms(), f={"x": xs[seq % 256].astype(float).tolist()})
-            n = 1
-        else:
-            n = per_msg
-            k = seq % (256 - n)
-            payload = encode_binary(range(seq, seq + n), [now_ms()] * n, xs[k:k + n])
-        info = c.publish(f"ember/nodes/{node}/data", payload, qos)
-        if info.rc != 0:
-            time.sleep(0.01)
-            continue
-        seq += n
-        sent += n
-    c.disconnect()
-    c.loop_stop()
+# ---------------------------------------------------------------- /proc
+def proc_cpu(pid: int) -> float:
+    """utime + stime of a process (all its threads), seconds."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+        return (int(parts[11]) + int(parts[12])) / CLK
+    except (OSError, IndexError):
+        return float("nan")
 
 
-# ---------------------------------------------------------------- one run
-class Collector:
-    def __init__(self, shared, t_measure):
-        self.shared = shared
-        self.lock = threading.Lock()
-        self.count = 0
-        self.window_count = 0
-        self.lat = []
-        self.t_measure = t_measure               # (start, end) monotonic
-
-    def __call__(self, client, userdata, msg):
-        now = time.monotonic()
-        nm = now_ms()
+def thread_cpu(pid: int) -> dict:
+    """Per thread (task id) utime + stime, seconds."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
         try:
-            r = json.loads(msg.payload)
-        except ValueError:
-            return
-        rows = r.get("results", [r])
-        n = len(rows)
-        with self.lock:
-            self.count += n
-            self.shared.value = self.count
-            a, b = self.t_measure
-            if a <= now < b:
-                self.window_count += n
-                t = rows[0]["t"]
-                self.lat.append(((nm - t) & 0xFFFFFFFF) / 1.0)
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                parts = f.read().rsplit(")", 1)[1].split()
+            out[int(tid)] = (int(parts[11]) + int(parts[12])) / CLK
+        except (OSError, IndexError):
+            pass
+    return out
 
 
-def start_broker():
-    if mosquitto_binary():
-        return MosquittoProcess(free_port()).start()
-    return EmbeddedBrokerHandle(free_port()).start()
+def proc_mem_kb(pid: int) -> dict:
+    vals = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(("VmRSS", "VmHWM")):
+                    k, v = line.split(":")
+                    vals[k] = int(v.split()[0])
+    except OSError:
+        pass
+    return vals
 
 
-def start_core(tmp: Path, broker, model_path: Path, size: int, result_qos: int = 1):
+# ---------------------------------------------------------------- processes
+def start_core(tmp: Path, host: str, port: int, model_path: Path, features: list, kind: str,
+               result_qos: int, profile: Path | None, repo: Path = REPO) -> subprocess.Popen:
+    key = "channels" if kind == "json-ch" else "features"
     conf = tmp / "core.toml"
     conf.write_text(f"""
 [core]
@@ -151,138 +140,238 @@ status_interval_s = 1
 log_level = "warning"
 result_qos = {result_qos}
 [broker]
-host = "{broker.host}"
-port = {broker.port}
+host = "{host}"
+port = {port}
 [[models]]
 name = "m"
 path = "{model_path}"
 nodes = ["*"]
-features = {json.dumps(["x"])}
+{key} = {json.dumps(features)}
 max_batch = 256
 [deploy]
 enabled = false
 """)
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-m", "runtime.core", "-c", str(conf)], cwd=str(REPO), env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(tmp / "core.log", "ab"))
-    return proc
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    cmd = [sys.executable, "-m", "runtime.core", "-c", str(conf)]
+    if profile is not None:
+        cmd = [sys.executable, str(REPO / "tools" / "profile_threads.py"), str(profile), *cmd[1:]]
+    return subprocess.Popen(cmd, cwd=str(repo), env=env, stdout=subprocess.DEVNULL,
+                            stderr=open(tmp / "core.log", "ab"))
 
 
-def wait_ready(host, port, timeout=30):
-    import paho.mqtt.client as mqtt
-    ok = threading.Event()
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-ready")
-    c.on_message = lambda cl, u, m: json.loads(m.payload).get("online") and ok.set()
-    c.connect(host, port)
-    c.subscribe("ember/cores/bench/status", 1)
-    c.loop_start()
+def wait_core_ready(host: str, port: int, proc: subprocess.Popen, timeout: float = 60) -> bool:
+    """True once the core's retained status says online (read with a raw subscription)."""
+    deadline = time.monotonic() + timeout
+    s = mqtt_load.open_connection(host, port, "bench-ready")
     try:
-        return ok.wait(timeout)
+        s.sendall(mqtt_load.subscribe_frame(1, "ember/cores/bench/status", 0))
+        s.settimeout(0.5)
+        buf = bytearray()
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                data = s.recv(1 << 16)
+            except TimeoutError:
+                continue
+            if not data:
+                return False
+            buf += data
+            frames, end = mqtt_load.split_frames(buf)
+            for first, a, b in frames:
+                if first & 0xF0 == mqtt_load.PUBLISH and b'"online":true' in bytes(buf[a:b]):
+                    return True
+            del buf[:end]
+        return False
     finally:
-        c.disconnect()
-        c.loop_stop()
+        s.close()
 
 
-def rss_kb(pid: int) -> tuple[int, int]:
-    vals = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(("VmRSS", "VmHWM")):
-                k, v = line.split(":")
-                vals[k] = int(v.split()[0])
-    return vals.get("VmRSS", 0), vals.get("VmHWM", 0)
+def _gen_entry(kw: dict) -> None:
+    mqtt_load.generate(**kw)
 
 
-def run_case(model_blob: bytes, size: int, mode: str, duration: float, per_msg: int, window: int,
-             rate: float = 0.0, nodes: int = 8, result_qos: int = 1) -> dict:
-    import paho.mqtt.client as mqtt
+def _sink_entry(kw: dict) -> None:
+    mqtt_load.collect(**kw)
+
+
+def _terminate(proc, timeout: float = 15) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+# ---------------------------------------------------------------- one case
+def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: float = 3.0, gens: int = 1,
+             nodes_per_gen: int = 4, window: int = 2000, target: str = "core", result_qos: int = 1,
+             profile: Path | None = None, drain: float = 15.0, core_repo: Path = REPO,
+             broker_conf: str = "") -> dict:
+    """One benchmark case (see the module doc); target 'broker' leaves the core out (the sink reads
+    the node data topic itself) to measure what the load alone can push through Mosquitto."""
+    blob, size, scale = model_for(model)
+    rate = 0.0 if load == "sat" else float(load)
+    payload = (kind, size, scale)
+    nodes = [f"g{g}n{j}" for g in range(gens) for j in range(nodes_per_gen)]
+    node_index = {n: i for i, n in enumerate(nodes)}
+    ctx = mp.get_context("fork")
     with tempfile.TemporaryDirectory(prefix="ember-bench-") as d:
         tmp = Path(d)
-        mp_path = tmp / "m.tflite"
-        mp_path.write_bytes(model_blob)
-        broker = start_broker()
-        core = start_core(tmp, broker, mp_path, size, result_qos)
+        broker = MosquittoProcess(free_port(), extra_conf=broker_conf).start()
+        core = None
+        procs = []
         try:
-            if not wait_ready(broker.host, broker.port):
-                raise RuntimeError("core did not start: " + (tmp / "core.log").read_text()[-2000:])
-            shared = mp.Value("q", 0, lock=False)
-            warm = min(2.0, duration / 4)
-            start = time.monotonic()
-            col = Collector(shared, (start + warm, start + duration))
-            sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-results")
-            sub.on_message = col
-            sub.connect(broker.host, broker.port)
-            sub.subscribe("ember/results/#", 0)
-            sub.loop_start()
-            time.sleep(0.3)
-            start = time.monotonic()
-            col.t_measure = (start + warm, start + duration)
-            p = mp.Process(target=publisher, args=(broker.host, broker.port, size, mode, per_msg, nodes, window,
-                                                   rate, duration, shared))
-            p.start()
-            p.join(duration + 30)
-            time.sleep(1.0)
-            sub.disconnect()
-            sub.loop_stop()
-            rss, hwm = rss_kb(core.pid)
-            lat = np.asarray(col.lat) if col.lat else np.zeros(1)
-            return {"mode": mode, "per_message": per_msg if mode != "json" else 1,
-                    "readings_per_s": round(col.window_count / (duration - warm)),
-                    "latency_ms_p50": round(float(np.percentile(lat, 50)), 1),
-                    "latency_ms_p99": round(float(np.percentile(lat, 99)), 1),
-                    "core_rss_mb": round(rss / 1024, 1), "core_peak_rss_mb": round(hwm / 1024, 1),
-                    "broker": broker.kind, "rate": rate}
+            if target == "core":
+                (tmp / "m.tflite").write_bytes(blob)
+                features = mqtt_load.Payloads(kind, size, scale).features()
+                core = start_core(tmp, broker.host, broker.port, tmp / "m.tflite", features, kind, result_qos,
+                                  profile, core_repo)
+                if not wait_core_ready(broker.host, broker.port, core):
+                    raise RuntimeError("core did not start: " + (tmp / "core.log").read_text()[-3000:])
+                topic, level = "ember/results/#", -1
+            else:
+                topic, level = "ember/nodes/+/data", 2
+            results = ctx.Array("q", gens, lock=False)
+            acked = ctx.Array("q", gens, lock=False)
+            stop, ready = ctx.Event(), ctx.Event()
+            sink = ctx.Process(target=_sink_entry, args=(dict(
+                host=broker.host, port=broker.port, topic=topic, node_index=node_index, qos=1, node_level=level,
+                stop=stop, ready=ready, results=results, nodes_per_gen=nodes_per_gen, expect_from=acked,
+                quiet_s=drain,
+                timeout=duration + drain + 120, out_path=str(tmp / "sink.npz")),), daemon=True)
+            sink.start()
+            if not ready.wait(20):
+                raise RuntimeError("result sink did not subscribe")
+            rss_idle = proc_mem_kb(core.pid).get("VmRSS", 0) if core is not None else 0
+            t_start = time.monotonic() + 1.0
+            for g in range(gens):
+                p = ctx.Process(target=_gen_entry, args=(dict(
+                    host=broker.host, port=broker.port, nodes=nodes[g * nodes_per_gen:(g + 1) * nodes_per_gen],
+                    first_node=g * nodes_per_gen, payload=payload, duration=duration, t_start=t_start,
+                    rate=rate / gens, window=0 if rate else max(1, window // gens), results=results, acked=acked,
+                    gen_index=g, out_path=str(tmp / f"gen{g}.npz"), drain_s=drain),), daemon=True)
+                p.start()
+                procs.append(p)
+            pids = {"broker": broker.proc.pid, "gen": [p.pid for p in procs], "sink": sink.pid}
+            if core is not None:
+                pids["core"] = core.pid
+            t_a, t_b = t_start + warm, t_start + duration
+            cpu_a = cpu_b = None
+            rss = []
+            while time.monotonic() < t_b:
+                now = time.monotonic()
+                if cpu_a is None and now >= t_a:
+                    cpu_a = _cpu_snapshot(pids)
+                if cpu_a is not None and core is not None:
+                    rss.append(proc_mem_kb(core.pid).get("VmRSS", 0))
+                time.sleep(min(0.25, max(0.001, (t_a if cpu_a is None else t_b) - now)))
+            cpu_b = _cpu_snapshot(pids)
+            load_avg = os.getloadavg()
+            for p in procs:
+                p.join(drain + 30)
+            stop.set()
+            sink.join(drain + 30)
+            mem = proc_mem_kb(core.pid) if core is not None else {}
+            gen_out = [np.load(tmp / f"gen{g}.npz") for g in range(gens)]
+            sink_out = np.load(tmp / "sink.npz")
         finally:
-            core.terminate()
-            try:
-                core.wait(10)
-            except subprocess.TimeoutExpired:
-                core.kill()
+            for p in procs:
+                if p.is_alive():
+                    p.kill()
+            if core is not None:
+                _terminate(core)
             broker.close()
+        records = np.concatenate([g["records"] for g in gen_out])
+        sent = int(sum(int(g["sent"]) for g in gen_out))
+        acked_n = int(sum(int(g["acked"]) for g in gen_out))
+        keys, times = sink_out["keys"], sink_out["times"]
+        in_win = (times >= t_a) & (times < t_b)
+        lat = mqtt_load.latencies(keys[in_win], times[in_win], mqtt_load.send_times(records, len(nodes)))
+        lat = lat[np.isfinite(lat)] * 1e3
+        n_win = int(in_win.sum())
+        span = t_b - t_a
+        uniq = len(np.unique(keys))
+        out = {
+            "model": model, "payload": kind, "load": "saturation" if not rate else f"{rate:.0f}/s",
+            "target": target, "gens": gens, "nodes": len(nodes),
+            "msgs_per_s": round(n_win / span),
+            "offered_per_s": round(_sent_between(records, t_a, t_b) / span),
+            "latency_ms_p50": round(float(np.percentile(lat, 50)), 2) if len(lat) else None,
+            "latency_ms_p99": round(float(np.percentile(lat, 99)), 2) if len(lat) else None,
+            "sent": sent, "acked": acked_n, "received": len(keys), "lost": acked_n - uniq,
+            "dup": len(keys) - uniq, "window_s": round(span, 2), "load_avg": [round(v, 2) for v in load_avg],
+        }
+        for name in ("core", "broker", "gen", "sink"):
+            if name in cpu_a:
+                used = cpu_b[name] - cpu_a[name]
+                out[f"{name}_cpu_s"] = round(used, 2)
+                out[f"{name}_us_per_msg"] = round(used / n_win * 1e6, 1) if n_win else None
+        if core is not None:
+            ta, tb = cpu_a["core_threads"], cpu_b["core_threads"]
+            busy = sorted((tb[t] - ta.get(t, 0.0) for t in tb), reverse=True)
+            out["core_thread_cpu_s"] = [round(v, 2) for v in busy if v >= 0.01]
+            out["core_rss_peak_mb"] = round(mem.get("VmHWM", 0) / 1024, 1)
+            out["core_rss_median_mb"] = round(float(np.median(rss)) / 1024, 1) if rss else None
+            out["core_rss_idle_mb"] = round(rss_idle / 1024, 1)
+        return out
 
 
+def _cpu_snapshot(pids: dict) -> dict:
+    snap = {}
+    for name, pid in pids.items():
+        snap[name] = sum(proc_cpu(p) for p in pid) if isinstance(pid, list) else proc_cpu(pid)
+    if "core" in pids:
+        snap["core_threads"] = thread_cpu(pids["core"])
+    return snap
+
+
+def _sent_between(records: np.ndarray, a: float, b: float) -> int:
+    m = (records["t"] >= a) & (records["t"] < b)
+    return int(records["n"][m].sum())
+
+
+# ---------------------------------------------------------------- CLI + report
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--duration", type=float, default=10.0)
-    ap.add_argument("--models", default="dense,dense-b64,kws")
-    ap.add_argument("--per-message", type=int, default=64, help="readings per binary message")
-    ap.add_argument("--window", type=int, default=4096, help="outstanding readings in closed loop")
-    ap.add_argument("--modes", default="binary,json", help="binary,json")
+    ap.add_argument("--cases", default=DEFAULT_CASES, help="MODEL:PAYLOAD:LOAD,... (default: %(default)s)")
+    ap.add_argument("--duration", type=float, default=15.0, help="seconds of load per case")
+    ap.add_argument("--warm", type=float, default=3.0, help="seconds of load before the measuring window")
+    ap.add_argument("--gens", type=int, default=1, help="load generator processes")
+    ap.add_argument("--nodes", type=int, default=4, help="nodes (connections) per generator process")
+    ap.add_argument("--window", type=int, default=2000, help="closed loop: messages outstanding end to end")
+    ap.add_argument("--target", choices=["core", "broker"], default="core")
     ap.add_argument("--result-qos", type=int, default=1, choices=[0, 1], help="[core] result_qos")
+    ap.add_argument("--profile", type=Path, help="cProfile every core thread into DIR/<case>/")
+    ap.add_argument("--core-repo", type=Path, default=REPO,
+                    help="run `python -m runtime.core` from this checkout (built; default: this one)")
+    ap.add_argument("--broker-conf", default="", help="extra mosquitto.conf lines ('\\n' separated), "
+                    "e.g. 'persistence false' to see what persistence costs")
     ap.add_argument("--write", help="write a markdown report here (e.g. docs/benchmarks-core.md)")
     a = ap.parse_args(argv)
-    cases = []
-    for name in a.models.split(","):
-        if name == "dense":
-            blob, size, per = dense_model(1), 16, a.per_message
-        elif name == "dense-b64":
-            blob, size, per = dense_model(64), 16, 64
-        elif name == "kws":
-            if KWS is None:
-                print("kws: model not found, skipped", file=sys.stderr)
-                continue
-            blob, size, per = KWS.read_bytes(), 490, 8
-        else:
-            raise SystemExit(f"unknown model {name}")
-        for mode in a.modes.split(","):
-            window = 64 if name == "kws" else a.window if mode == "binary" else min(a.window, 256)
-            r = run_case(blob, size, mode, a.duration, per, window, result_qos=a.result_qos)
-            r["model"] = name
-            print(json.dumps(r), flush=True)
-            cases.append(r)
-            if mode == "binary" and r["readings_per_s"]:
-                rate = r["readings_per_s"] / 2
-                lr = run_case(blob, size, "binary", a.duration, per, 10**9, rate=rate, result_qos=a.result_qos)
-                lr["model"], lr["mode"] = name, f"binary @ {rate:.0f}/s"
-                print(json.dumps(lr), flush=True)
-                cases.append(lr)
+    rows = []
+    for case in a.cases.split(","):
+        try:
+            model, kind, load = case.split(":")
+        except ValueError:
+            raise SystemExit(f"case {case!r}: expected MODEL:PAYLOAD:LOAD") from None
+        prof = a.profile / case.replace(":", "-") if a.profile else None
+        r = run_case(model, kind, load, duration=a.duration, warm=a.warm, gens=a.gens, nodes_per_gen=a.nodes,
+                     window=a.window, target=a.target, result_qos=a.result_qos, profile=prof,
+                     core_repo=a.core_repo.resolve(), broker_conf=a.broker_conf.replace("\\n", "\n") + "\n")
+        print(json.dumps(r), flush=True)
+        rows.append(r)
+        if prof is not None:
+            sys.path.insert(0, str(REPO / "tools"))
+            from profile_threads import report
+            print(report(prof, 20), flush=True)
     if a.write:
-        write_report(Path(a.write), cases, a)
+        write_report(Path(a.write), rows, a, argv if argv is not None else sys.argv[1:])
     return 0
 
 
-def write_report(path: Path, cases: list, a) -> None:
-    cpu = "unknown"
+def machine() -> str:
+    cpu = "unknown CPU"
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
@@ -290,52 +379,22 @@ def write_report(path: Path, cases: list, a) -> None:
                 break
     except OSError:
         pass
-    lines = [
-        "# Core service benchmark",
-        "",
-        f"`python tools/bench_core.py --duration {a.duration:g} --write {path}` on {os.cpu_count()} CPUs "
-        f"({cpu}), Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}. "
-        "Broker, core, node publisher and result subscriber all share the same machine.",
-        "",
-        "| model | mode | readings/msg | node readings/s | latency p50 ms | latency p99 ms | core RSS MB (peak) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in cases:
-        lines.append(f"| {r['model']} | {r['mode']} | {r['per_message']} | {r['readings_per_s']} | "
-                     f"{r['latency_ms_p50']} | {r['latency_ms_p99']} | {r['core_rss_mb']} ({r['core_peak_rss_mb']}) |")
-    lines += [
-        "",
-        "Models: `dense` FC(16->32, ReLU)->FC(32->8) int8 with batch 1 (one C call per reading); "
-        "`dense-b64` the same with a batch dimension of 64 (the core runs 64 readings per call, "
-        "\"batching where the model allows\"); `kws` the MLPerf Tiny keyword-spotting CNN.",
-        "Modes: `binary` = the compact batched payload (version byte 0xE1, see runtime/core/payload.py), "
-        "QoS 0, closed loop at saturation; `json` = one DESIGN.md JSON reading per MQTT message, QoS 1; "
-        "`binary @ N/s` = fixed rate at half of saturation, for latency at moderate load. "
-        "Closed-loop windows: 4096 readings (binary), 256 (json), 64 (kws).",
-        "Latency is node send -> result received; at saturation it includes queueing in the closed-loop window.",
-        f"Load average when the report was written: {', '.join(f'{v:.1f}' for v in os.getloadavg())} "
-        "(the machine is shared; other jobs were running, so the figures are lower bounds).",
-        "",
-        "## Reading the figures",
-        "",
-        "- Target >= 10,000 node readings/s for a small dense model: met with the compact batched "
-        "payload (one MQTT message carries many readings; the core quantizes, runs and interprets "
-        "each block at once). One JSON reading per QoS 1 MQTT message tops out around 1k/s in one "
-        "core process: the per-message cost is paho's receive + PUBACK + result publish + its "
-        "PUBACK, all in Python; use the binary form (or several workers with `shared_group`) for "
-        "high rates.",
-        "- Target core RSS <= 40 MB: met in every run but saturated binary on the dense models "
-        "(36.9-37.8 MB; saturated binary 40.6-41.6 MB, peak, from the backlog of queued MQTT "
-        "messages and result buffers). Import floor with no TLS configured, ~33.6 MB before the first "
-        "message: CPython 13.3 MB, numpy +13.5 MB, runtime (reader + only the generated `tflite` "
-        "accessor modules it uses) +1-2.5 MB, paho-mqtt without OpenSSL +3.2 MB "
-        "(runtime/core/lean_imports.py: no ssl/libcrypto unless a TLS setting is present; with TLS "
-        "add ~3.5 MB), core service modules +2.2 MB, C module +0.4 MB. The embedded broker (asyncio), "
-        "the outbox (sqlite3) and deployments (cryptography) are imported only when configured. The "
-        "running service adds ~3-4 MB (model, threads, paho buffers); glibc malloc is capped to one "
-        "arena in `ember core` (-1.5 MB at saturation). Before these changes (issue 4) the same runs "
-        "measured 46.8-51.2 MB.",
-    ]
+    return f"{os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}, Python {platform.python_version()}"
+
+
+def write_report(path: Path, rows: list, a, argv: list) -> None:
+    """A table of the rows (the prose of docs/benchmarks-core.md is written by hand around it)."""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    lines = [f"`python tools/bench_core.py {' '.join(argv)}` on {machine()}, {when}.", "",
+             "| model | payload | load | msgs/s | offered/s | p50 ms | p99 ms | core us/msg | broker us/msg | "
+             "gen us/msg | sink us/msg | core RSS peak / median MB | lost | load avg |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['payload']} | {r['load']} | {r['msgs_per_s']} | {r['offered_per_s']} | "
+                     f"{r['latency_ms_p50']} | {r['latency_ms_p99']} | {r.get('core_us_per_msg', '-')} | "
+                     f"{r.get('broker_us_per_msg')} | {r.get('gen_us_per_msg')} | {r.get('sink_us_per_msg')} | "
+                     f"{r.get('core_rss_peak_mb', '-')} / {r.get('core_rss_median_mb', '-')} | {r['lost']} | "
+                     f"{r['load_avg'][0]} |")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     print(f"wrote {path}")

@@ -1,7 +1,10 @@
 /* ADD adapter: in = [a int8, b int8], out = [y int8, broadcast shape],
- * p = EMBER_ADD_PARAMS. */
+ * p = EMBER_ADD_PARAMS. Runs the SIMD micro-kernel of the ISA active at load
+ * (cpu/isa_record.h), else the scalar reference. */
 #include "ember/ops/add.h"
 
+#include "cpu/isa_record.h"
+#include "ember/kernels.h"
 #include "ember/op.h"
 #include "elem_common/binary_record.h"
 
@@ -40,8 +43,13 @@ static ember_status prepare(const ember_op *op, const ember_tensor *t, size_t *s
         return EMBER_ERR_ARG;
     }
     *scratch_bytes = 0;
-    *persistent_bytes = 0;
+    *persistent_bytes = ember_isa_record_bytes(EMBER_KERNEL_ADD);
     return EMBER_OK;
+}
+
+static ember_status init(ember_op *op, const ember_tensor *t) {
+    (void)t;
+    return ember_isa_record_init(op, EMBER_KERNEL_ADD);
 }
 
 static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx *ctx) {
@@ -49,12 +57,13 @@ static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx
     ember_status st = ember_el_binary_broadcast(op, t, &bc);
     if (st != EMBER_OK) return st;
     const ember_add_params p = params_of(op);
-    st = ember_add_s8_scalar(&p, &bc, (const int8_t *)t[op->in[0]].data, (const int8_t *)t[op->in[1]].data,
-                             (int8_t *)t[op->out[0]].data);
+    const ember_add_ukernel *uk = (const ember_add_ukernel *)ember_isa_record_variant(op, EMBER_KERNEL_ADD);
+    st = ember_add_s8_ukernel(uk, &p, &bc, (const int8_t *)t[op->in[0]].data, (const int8_t *)t[op->in[1]].data,
+                              (int8_t *)t[op->out[0]].data);
     if (st != EMBER_OK) ember_set_error(NAME ": kernel failed (%d)", (int)st);
     return st;
 }
 
 const ember_op_adapter ember_adapter_add = {
-    NAME, k_param_names, EMBER_ADD_NPARAMS, prepare, NULL, run,
+    NAME, k_param_names, EMBER_ADD_NPARAMS, prepare, init, run,
 };

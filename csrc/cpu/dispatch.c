@@ -25,6 +25,9 @@
 #define EMBER_KERNEL_TYPE_QGEMM ember_qgemm_ukernel
 #define EMBER_KERNEL_TYPE_DWCONV ember_dwconv_ukernel
 #define EMBER_KERNEL_TYPE_QGEMM_NARROW ember_qgemm_ukernel
+#define EMBER_KERNEL_TYPE_ADD ember_add_ukernel
+#define EMBER_KERNEL_TYPE_AVGPOOL ember_pool_ukernel
+#define EMBER_KERNEL_TYPE_MAXPOOL ember_pool_ukernel
 
 #define EMBER_KERNEL(kernel, isa, desc) EMBER_IF_##isa(extern const EMBER_KERNEL_TYPE_##kernel desc;)
 #include "cpu/kernel_list.def"
@@ -41,6 +44,9 @@ const char *ember_kernel_name(int kernel) {
     case EMBER_KERNEL_QGEMM: return "qgemm";
     case EMBER_KERNEL_DWCONV: return "dwconv";
     case EMBER_KERNEL_QGEMM_NARROW: return "qgemm_narrow";
+    case EMBER_KERNEL_ADD: return "add";
+    case EMBER_KERNEL_AVGPOOL: return "avgpool";
+    case EMBER_KERNEL_MAXPOOL: return "maxpool";
     default: return "?";
     }
 }

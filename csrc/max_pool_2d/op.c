@@ -1,4 +1,5 @@
-/* MAX_POOL_2D adapter: executor record -> ember_max_pool_2d_s8_scalar. */
+/* MAX_POOL_2D adapter: executor record -> ember_max_pool_2d_s8_ukernel
+ * (the SIMD micro-kernel of the ISA active at load, else the scalar reference). */
 #include "ember/ops/max_pool_2d.h"
 
 #include "ember/op.h"
@@ -10,13 +11,19 @@ static const char *const k_param_names[] = {EMBER_MAX_POOL_2D_PARAMS(EMBER_PARAM
 
 static ember_status prepare(const ember_op *op, const ember_tensor *t, size_t *scratch_bytes,
                             size_t *persistent_bytes) {
-    return ember_pool_adapter_prepare(op, t, NAME, ember_max_pool_2d_s8_scratch_size, scratch_bytes, persistent_bytes);
+    return ember_pool_adapter_prepare(op, t, NAME, ember_max_pool_2d_s8_scratch_size, EMBER_KERNEL_MAXPOOL,
+                                      scratch_bytes, persistent_bytes);
+}
+
+static ember_status init(ember_op *op, const ember_tensor *t) {
+    (void)t;
+    return ember_isa_record_init(op, EMBER_KERNEL_MAXPOOL);
 }
 
 static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx *ctx) {
-    return ember_pool_adapter_run(op, t, ctx, NAME, ember_max_pool_2d_s8_scalar);
+    return ember_pool_adapter_run(op, t, ctx, NAME, ember_max_pool_2d_s8_ukernel, EMBER_KERNEL_MAXPOOL);
 }
 
 const ember_op_adapter ember_adapter_max_pool_2d = {
-    NAME, k_param_names, EMBER_POOL_2D_NPARAMS, prepare, NULL, run,
+    NAME, k_param_names, EMBER_POOL_2D_NPARAMS, prepare, init, run,
 };

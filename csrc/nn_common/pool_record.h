@@ -3,6 +3,8 @@
 #ifndef EMBER_NN_COMMON_POOL_RECORD_H
 #define EMBER_NN_COMMON_POOL_RECORD_H
 
+#include "cpu/isa_record.h"
+#include "ember/kernels.h"
 #include "ember/ops/pool_2d.h"
 #include "nn_common/adapter_check.h"
 #include "nn_common/parallel.h"
@@ -58,27 +60,30 @@ static inline ember_status ember_pool_prepare(const ember_op *op, const ember_te
     return ember_pool_2d_s8_check(&p, &in, &out, 0, out.n * out.h) == EMBER_OK ? EMBER_OK : EMBER_ERR_ARG;
 }
 
-/* The scalar kernel and scratch-size function of one pool (same signatures for both). */
-typedef ember_status (*ember_pool_kernel_fn)(const ember_pool_2d_params *p, const ember_nhwc *in, const int8_t *input,
-                                             const ember_nhwc *out, int8_t *output, int32_t row_start,
-                                             int32_t row_end, void *scratch);
+/* The micro-kernel driver (uk NULL: scalar reference) and scratch-size
+ * function of one pool (same signatures for both). */
+typedef ember_status (*ember_pool_kernel_fn)(const struct ember_pool_ukernel *uk, const ember_pool_2d_params *p,
+                                             const ember_nhwc *in, const int8_t *input, const ember_nhwc *out,
+                                             int8_t *output, int32_t row_start, int32_t row_end);
 typedef size_t (*ember_pool_scratch_fn)(const ember_pool_2d_params *p, const ember_nhwc *in, const ember_nhwc *out);
 
-/* Adapter prepare of either pool: validates the record, asks the kernel's scratch size. */
+/* Adapter prepare of either pool: validates the record, asks the kernel's
+ * scratch size and room to record the SIMD path (cpu/isa_record.h). */
 static inline ember_status ember_pool_adapter_prepare(const ember_op *op, const ember_tensor *t, const char *name,
-                                                      ember_pool_scratch_fn scratch_size, size_t *scratch_bytes,
-                                                      size_t *persistent_bytes) {
+                                                      ember_pool_scratch_fn scratch_size, ember_kernel_id kernel,
+                                                      size_t *scratch_bytes, size_t *persistent_bytes) {
     ember_status st = ember_pool_prepare(op, t, name);
     if (st != EMBER_OK) return st;
     const ember_pool_2d_params p = ember_pool_params_of(op);
     const ember_nhwc in = ember_nn_nhwc(&t[op->in[0]]), out = ember_nn_nhwc(&t[op->out[0]]);
     *scratch_bytes = scratch_size(&p, &in, &out);
-    *persistent_bytes = 0;
+    *persistent_bytes = ember_isa_record_bytes(kernel);
     return EMBER_OK;
 }
 
 typedef struct {
     ember_pool_kernel_fn kernel;
+    const ember_pool_ukernel *uk;
     ember_pool_2d_params p;
     ember_nhwc in, out;
     const int8_t *x;
@@ -87,14 +92,17 @@ typedef struct {
 
 static inline ember_status ember_pool_rows(const void *vargs, int32_t start, int32_t end) {
     const ember_pool_args *a = (const ember_pool_args *)vargs;
-    return a->kernel(&a->p, &a->in, a->x, &a->out, a->y, start, end, NULL);
+    return a->kernel(a->uk, &a->p, &a->in, a->x, &a->out, a->y, start, end);
 }
 
-/* Adapter run of either pool: output rows split across the run's pool. */
+/* Adapter run of either pool: output rows split across the run's pool, on
+ * the micro-kernel recorded at load (scalar when none). */
 static inline ember_status ember_pool_adapter_run(const ember_op *op, ember_tensor *t, const ember_run_ctx *ctx,
-                                                  const char *name, ember_pool_kernel_fn kernel) {
+                                                  const char *name, ember_pool_kernel_fn kernel,
+                                                  ember_kernel_id kernel_id) {
     ember_pool_args a;
     a.kernel = kernel;
+    a.uk = (const ember_pool_ukernel *)ember_isa_record_variant(op, kernel_id);
     a.p = ember_pool_params_of(op);
     a.in = ember_nn_nhwc(&t[op->in[0]]);
     a.out = ember_nn_nhwc(&t[op->out[0]]);

@@ -37,6 +37,7 @@ class BrokerConfig:
     tls_cert: str = ""
     tls_key: str = ""
     shared_group: str = ""         # subscribe via $share/<group>/... so several cores split the load
+    ingest: str = "auto"           # node data connection: auto (lean when built) | lean | paho
     local: str = "auto"            # local broker kind: auto | mosquitto | embedded
     local_data_dir: str = ""       # mosquitto persistence directory (default: a temporary one)
 
@@ -102,7 +103,8 @@ class CoreConfig:
     data_dir: str = ""             # default: ~/.local/share/ember/{id}
     status_interval_s: float = 5.0
     batch_wait_ms: float = 0.0     # extra wait for a batch to fill (0 = take what has arrived)
-    queue_limit: int = 50_000      # pending node messages; beyond it the oldest are dropped (counted)
+    queue_limit: int = 50_000      # pending node messages (inbox bound, with queue_bytes; see service.py)
+    queue_bytes: int = 2 << 20     # pending node payload bytes: lean ingest stops reading, paho drops oldest
     result_qos: int = 1
     log_level: str = "info"
     broker: BrokerConfig = field(default_factory=BrokerConfig)
@@ -215,6 +217,7 @@ def _validate(cfg: CoreConfig, base: Path | None) -> None:
     _check(cfg.status_interval_s > 0, "core.status_interval_s", "must be > 0")
     _check(0 <= cfg.batch_wait_ms <= 1000, "core.batch_wait_ms", "must be between 0 and 1000")
     _check(cfg.queue_limit >= 1, "core.queue_limit", "must be >= 1")
+    _check(cfg.queue_bytes >= 1, "core.queue_bytes", "must be >= 1")
     _check(cfg.result_qos in (0, 1), "core.result_qos", "must be 0 or 1")
     _check(cfg.log_level.lower() in ("debug", "info", "warning", "error"), "core.log_level",
            "must be debug, info, warning or error")
@@ -224,6 +227,7 @@ def _validate(cfg: CoreConfig, base: Path | None) -> None:
     _check(b.protocol in (4, 5), "broker.protocol", "must be 4 (MQTT 3.1.1) or 5 (MQTT 5)")
     _check(5 <= b.keepalive <= 3600, "broker.keepalive", "must be between 5 and 3600 seconds")
     _check(b.local in ("auto", "mosquitto", "embedded"), "broker.local", "must be auto, mosquitto or embedded")
+    _check(b.ingest in ("auto", "lean", "paho"), "broker.ingest", "must be auto, lean or paho")
     _check(not b.shared_group or bool(_ID.match(b.shared_group)), "broker.shared_group",
            "must be 1-64 of A-Z a-z 0-9 _ . -")
     _check(not b.shared_group or b.protocol == 5, "broker.shared_group", "shared subscriptions need broker.protocol = 5")

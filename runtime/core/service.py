@@ -1,13 +1,22 @@
 """The core service: MQTT ingest -> routing -> batched inference -> results, liveness, status.
 
 Threads:
-  * paho's network thread: `_on_message` only appends (node, payload, time, mid)
-    to an in-memory inbox (bounded: beyond `queue_limit` the oldest is dropped
-    and counted) and wakes the worker;
+  * node data arrives on the lean ingest connection (runtime/core/ingest.py,
+    `broker.ingest` = auto/lean): its I/O thread parses whole recv() buffers in C
+    and appends every message of a read to the inbox at once; while the inbox
+    holds `queue_limit` messages or `queue_bytes` payload bytes it stops reading
+    the socket (back-pressure, counted as `ingest_paused`): unacknowledged QoS 1
+    messages wait at the broker, nothing is dropped. With `broker.ingest = "paho"`
+    paho's network thread appends each message in `_on_message` instead (beyond
+    the bounds the oldest is dropped and counted as `queue_overflow`);
+  * paho's network thread: control topics (node status, config acks,
+    deployments), the core's status and Last Will;
   * the worker: drains everything that has arrived, decodes it, groups readings
     per model, runs each group as one batch, publishes results, then
     acknowledges the node messages (manual PUBACK, so a QoS 1 message the
-    core had not finished is redelivered by the broker after a crash);
+    core had not finished is redelivered by the broker after a crash). On the
+    lean connection the result PUBLISHes and the batch's PUBACKs go out in one
+    write, after the results were persisted in the uplink outbox;
   * the housekeeper: publishes the retained core status every
     `status_interval_s` seconds.
 Nothing a node sends can stop the service: every failure is counted under a
@@ -29,7 +38,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from ..errors import EmberError
-from .config import CoreConfig
+from .config import ConfigError, CoreConfig
 from .models import ModelLoadError, ServedModel, default_loader
 from .payload import BadInput, Block, decode
 
@@ -37,7 +46,8 @@ log = logging.getLogger("ember.core")
 
 COUNTERS = ("received", "readings", "results", "bad_json", "bad_payload", "wrong_size", "missing_value",
             "unknown_node", "inference_error", "queue_overflow", "publish_error", "uplink_rejected",
-            "nodes_untracked", "internal_error")
+            "nodes_untracked", "internal_error", "ingest_paused", "ingest_reconnects", "protocol_error",
+            "result_overflow")
 
 
 MAX_NODES = 10_000
@@ -90,6 +100,12 @@ class Core:
         self.models: dict[str, ServedModel] = {}
         self._route_cache: dict[str, list] = {}
         self._inbox: deque = deque()
+        self._inbox_bytes = 0                   # payload bytes in the inbox (bounded by cfg.queue_bytes)
+        self._inbox_lock = threading.Lock()
+        self.ingest = None                      # ingest.IngestConnection when node data uses the lean path
+        self._out_results: list = []            # lean path: (topic, payload) to send with the batch's PUBACKs
+        self._out_pids: list = []
+        self._out_gen = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -135,6 +151,8 @@ class Core:
             self.broker_host, self.broker_port = b.host, b.port
             log.info("started local %s broker on %s:%d", b.kind, b.host, b.port)
         self.client = self._make_client()
+        if self.use_lean_ingest():
+            self.ingest = self._make_ingest().start()
         self.client.connect_async(self.broker_host, self.broker_port, self.cfg.broker.keepalive,
                                   **self._connect_kwargs())
         self.client.loop_start()
@@ -146,7 +164,58 @@ class Core:
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
         """True once connected and subscribed (node data sent from now on is served)."""
-        return self._ready.wait(timeout)
+        deadline = time.monotonic() + timeout
+        if not self._ready.wait(timeout):
+            return False
+        return self.ingest is None or self.ingest.ready.wait(max(0.0, deadline - time.monotonic()))
+
+    def use_lean_ingest(self) -> bool:
+        """Node data on the lean connection (broker.ingest: auto = when the C parser is built)."""
+        mode = self.cfg.broker.ingest
+        if mode == "paho":
+            return False
+        try:
+            import importlib
+            importlib.import_module(".ingest", __package__)   # needs the Cython module runtime.core._mqtt_fast
+        except ImportError as e:
+            if mode == "lean":
+                raise ConfigError(f"broker.ingest = 'lean' needs the compiled module runtime.core._mqtt_fast "
+                                  f"(build the project with Cython installed): {e}") from None
+            log.warning("runtime.core._mqtt_fast is not built (%s): node data goes through paho", e)
+            return False
+        return True
+
+    def _data_filter(self) -> str:
+        data = topics(self.prefix)["data"]
+        if self.cfg.broker.shared_group:
+            data = f"$share/{self.cfg.broker.shared_group}/{data}"
+        return data
+
+    def _make_ingest(self):
+        from .ingest import IngestConnection
+        b = self.cfg.broker
+        ctx = None
+        if b.tls_ca or b.tls_cert:                # the same TLS settings as the paho connection
+            import ssl
+            ctx = ssl.create_default_context(cafile=b.tls_ca or None)
+            if b.tls_cert:
+                ctx.load_cert_chain(b.tls_cert, b.tls_key or None)
+        cid = (b.client_id or f"ember-core-{self.cfg.id}") + "-ingest"
+        return IngestConnection(
+            self.broker_host, self.broker_port, cid, self._data_filter(), self._deliver, self._has_room,
+            self.counters, protocol=b.protocol, keepalive=b.keepalive, username=b.username,
+            password=b.password, ssl_context=ctx, result_qos=self.cfg.result_qos,
+            recv_size=max(4096, min(1 << 18, self.cfg.queue_bytes)))
+
+    def _has_room(self) -> bool:
+        return len(self._inbox) < self.cfg.queue_limit and self._inbox_bytes < self.cfg.queue_bytes
+
+    def _deliver(self, items: list, nbytes: int) -> None:
+        with self._inbox_lock:
+            self._inbox.extend(items)
+            self._inbox_bytes += nbytes
+        if not self._wake.is_set():
+            self._wake.set()
 
     def stop(self) -> None:
         if self._stop.is_set():
@@ -155,6 +224,8 @@ class Core:
         self._wake.set()
         for t in self._threads:
             t.join(10)
+        if self.ingest is not None:
+            self.ingest.close()
         if self.client is not None:
             try:
                 if self._connected.is_set():
@@ -236,10 +307,12 @@ class Core:
             return
         self._gen += 1
         t = topics(self.prefix)
-        data = t["data"]
-        if self.cfg.broker.shared_group:
-            data = f"$share/{self.cfg.broker.shared_group}/{data}"
-        subs = [(data, 1), (t["status"], 1), (t["ack"], 1)] + [(h, 1) for h in self._handlers]
+        data = self._data_filter()
+        subs = [(t["status"], 1), (t["ack"], 1)] + [(h, 1) for h in self._handlers]
+        if self.ingest is None:
+            subs.insert(0, (data, 1))
+        else:   # node data is on the ingest connection; drop it from a session of an older setup
+            client.unsubscribe(data)
         _, self._sub_mid = client.subscribe(subs)
         for node, conf in self.cfg.nodes.items():
             client.publish(f"{self.prefix}/nodes/{node}/config", json.dumps(conf, sort_keys=True), 1, True)
@@ -258,10 +331,13 @@ class Core:
         topic = msg.topic
         if topic.endswith("/data"):
             inbox = self._inbox
-            if len(inbox) >= self.cfg.queue_limit:
-                inbox.popleft()
-                self.counters["queue_overflow"] += 1
-            inbox.append((topic, msg.payload, time.monotonic(), msg.mid, msg.qos, self._gen))
+            payload = msg.payload
+            with self._inbox_lock:
+                while inbox and (len(inbox) >= self.cfg.queue_limit or self._inbox_bytes >= self.cfg.queue_bytes):
+                    self._inbox_bytes -= len(inbox.popleft()[1])
+                    self.counters["queue_overflow"] += 1
+                inbox.append((topic, payload, time.monotonic(), msg.mid, msg.qos, self._gen))
+                self._inbox_bytes += len(payload)
             if not self._wake.is_set():
                 self._wake.set()
             return
@@ -350,14 +426,20 @@ class Core:
             while self._inbox and not self._stop.is_set():
                 items = []
                 inbox = self._inbox
-                while inbox and len(items) < 4096:
-                    items.append(inbox.popleft())
+                with self._inbox_lock:
+                    while inbox and len(items) < 4096:
+                        items.append(inbox.popleft())
+                    self._inbox_bytes -= sum(len(it[1]) for it in items)
+                if self.ingest is not None:
+                    self.ingest.resume()
                 try:
                     self._process(items)
                 except Exception:  # keep serving whatever happens
                     self.counters["internal_error"] += 1
                     log.exception("internal error processing a batch of %d messages", len(items))
+                    self._out_results.clear()
                     self._ack(items)
+                    self._flush()
 
     def _process(self, items: list) -> None:
         groups: dict[str, list] = defaultdict(list)   # model -> [(item index, seqs, ts, int8 rows)]
@@ -450,6 +532,7 @@ class Core:
                     results[(i, name)] = out
         if self._publish_results(items, results, models):
             self._ack(items)
+        self._flush()
 
     def _publish_results(self, items: list, results: dict, models: dict) -> bool:
         qos = self.cfg.result_qos
@@ -478,7 +561,13 @@ class Core:
         stored = True
         if self.uplink is not None and outgoing:    # durable before the node message is acknowledged
             stored = self.uplink.put([(t, d.encode(), 1) for t, _, d in outgoing])
+        lean = self.ingest is not None
         for out_topic, msg, data in outgoing:
+            if lean:                                   # sent with the batch's PUBACKs (_flush)
+                self._out_results.append((out_topic, data.encode()))
+                if self.result_hook is not None:
+                    self.result_hook(out_topic, msg)
+                continue
             try:
                 info = self.client.publish(out_topic, data, qos)
                 if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
@@ -491,6 +580,10 @@ class Core:
         return stored
 
     def _ack(self, items: list) -> None:
+        if self.ingest is not None:
+            gen = self._out_gen = self.ingest.generation
+            self._out_pids.extend(mid for _, _, _, mid, qos, g in items if qos and g == gen)
+            return
         gen = self._gen
         client = self.client
         for _, _, _, mid, qos, g in items:
@@ -499,6 +592,14 @@ class Core:
                     client.ack(mid, qos)
                 except (ValueError, RuntimeError, OSError):
                     pass
+
+    def _flush(self) -> None:
+        """Lean path: the batch's result PUBLISHes, then its PUBACKs, in one write."""
+        if self.ingest is None or not (self._out_results or self._out_pids):
+            return
+        results, pids = self._out_results, self._out_pids
+        self._out_results, self._out_pids = [], []
+        self.ingest.submit(results, pids, self._out_gen)
 
     # ------------------------------------------------------------ status
     def snapshot(self) -> dict:
@@ -517,6 +618,8 @@ class Core:
             "uptime_s": round(now_wall - self._started, 1), "pid": os.getpid(),
             "broker": f"{self.broker_host}:{self.broker_port}",
             "msgs_per_s": round(self.msgs_per_s, 2), "queue": len(self._inbox),
+            "queue_bytes": self._inbox_bytes,
+            "ingest": "paho" if self.ingest is None else {"lean": self.ingest.status()},
             "counters": dict(self.counters),
             "nodes": {n: s.describe() for n, s in sorted(self.nodes.items())},
             "models": [m.describe() for m in self.models.values()],

@@ -16,6 +16,11 @@
  *   dwconv - depthwise conv (depth multiplier 1) on prepacked weights.
  *   qgemm_narrow - optional qgemm variant for few output channels (e.g. an
  *            8-channel stem conv would leave half of a 16-wide tile idle).
+ *   add    - int8 ADD over contiguous runs (ember_add_ukernel); broadcasts
+ *            are cut into runs by ember_add_s8_ukernel (csrc/add/ukernel.c).
+ *   avgpool, maxpool - a run of output pixels with same-shaped pooling
+ *            windows, all channels (ember_pool_ukernel), driven by the
+ *            pools' window walk (nn_common/pool_walk.h).
  *
  * Zero points are folded into the bias at pack time:
  *   bias'[n] = bias[n] - input_zp * sum_k w[n][k]
@@ -27,6 +32,7 @@
 #include <stdint.h>
 
 #include "ember/cpu.h"
+#include "ember/ops/add.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -122,14 +128,44 @@ static inline size_t ember_dw_block_bytes(int cr, size_t ntaps_padded) {
     return (4 * EMBER_QHDR_WORDS * (size_t)cr + ntaps_padded * (size_t)cr * 2 + 63) / 64 * 64;
 }
 
+/* int8 ADD (ember/ops/add.h semantics, bit for bit) on contiguous runs. */
+typedef struct ember_add_ukernel {
+    /* out[i] = ADD(a[i], b[i]) for i < n. out may alias a or b. */
+    void (*run)(size_t n, const int8_t *a, const int8_t *b, int8_t *out, const ember_add_params *p);
+    /* out[i] = ADD(a[i], b) for one broadcast b, given its rescaled term
+     * b_term = MBQM((b + input2_offset) << left_shift, input2_multiplier, input2_shift). */
+    void (*run_b_const)(size_t n, const int8_t *a, int32_t b_term, int8_t *out, const ember_add_params *p);
+} ember_add_ukernel;
+
+/* Pooling (ember/ops/pool_2d.h semantics): `pixels` output pixels whose
+ * windows, clipped to the image, have the same shape: kh rows of kw input
+ * pixels, pixel p's window at x + p * pixel_step, its tap (i, j) at
+ * + i * row_stride + j * channels; output pixel p (all channels) at
+ * out + p * channels; out = clamp(max or rounded average, act_min, act_max).
+ * Averages need kh * kw <= EMBER_POOL_UKERNEL_MAX_TAPS (sums below 2^31)
+ * and the division by kh * kw in the stage (nn_common/pool_div.h). */
+#define EMBER_POOL_UKERNEL_MAX_TAPS (1 << 23)
+typedef struct {
+    int32_t act_min, act_max;
+    uint32_t div_magic; /* average only: floor(u / (kh*kw)) == (u * div_magic) >> div_shift */
+    int32_t div_shift, div_half; /* div_half = (kh*kw) / 2 */
+} ember_pool_stage;
+typedef struct ember_pool_ukernel {
+    void (*run)(size_t pixels, const int8_t *x, size_t pixel_step, size_t kh, size_t kw, size_t row_stride,
+                size_t channels, int8_t *out, const ember_pool_stage *st);
+} ember_pool_ukernel;
+
 typedef enum {
     EMBER_KERNEL_QGEMM = 0,
     EMBER_KERNEL_DWCONV = 1,
     EMBER_KERNEL_QGEMM_NARROW = 2, /* qgemm for out_c <= nr of this variant (no idle lanes) */
-    EMBER_KERNEL_COUNT = 3
+    EMBER_KERNEL_ADD = 3,
+    EMBER_KERNEL_AVGPOOL = 4,
+    EMBER_KERNEL_MAXPOOL = 5,
+    EMBER_KERNEL_COUNT = 6
 } ember_kernel_id;
 
-/* Name of a kernel ("qgemm", "dwconv"). */
+/* Name of a kernel ("qgemm", "dwconv", "add", "avgpool", "maxpool"). */
 const char *ember_kernel_name(int kernel);
 /* The descriptor of (kernel, isa) or NULL when not compiled into this binary
  * (scalar variants are NULL: scalar means the op's reference kernel).

@@ -37,6 +37,13 @@ typedef struct {
 ember_status ember_add_s8_scalar(const ember_add_params *p, const ember_broadcast *bc,
                                  const int8_t *a, const int8_t *b, int8_t *out);
 
+/* The same through a SIMD micro-kernel (ember_add_ukernel, ember/kernels.h),
+ * identical bytes: the broadcast is cut into contiguous runs (same shape,
+ * one operand broadcast along the run); uk NULL runs the scalar reference. */
+struct ember_add_ukernel;
+ember_status ember_add_s8_ukernel(const struct ember_add_ukernel *uk, const ember_add_params *p,
+                                  const ember_broadcast *bc, const int8_t *a, const int8_t *b, int8_t *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -27,6 +27,14 @@ ember_status ember_average_pool_2d_s8_scalar(const ember_pool_2d_params *p,
                                              const ember_nhwc *out, int8_t *output,
                                              int32_t row_start, int32_t row_end, void *scratch);
 
+/* The same through a SIMD micro-kernel (ember_pool_ukernel, ember/kernels.h),
+ * identical bytes; uk NULL runs the scalar reference. Windows of more
+ * than EMBER_POOL_UKERNEL_MAX_TAPS taps also run the reference. */
+struct ember_pool_ukernel;
+ember_status ember_average_pool_2d_s8_ukernel(const struct ember_pool_ukernel *uk, const ember_pool_2d_params *p,
+                                              const ember_nhwc *in, const int8_t *input, const ember_nhwc *out,
+                                              int8_t *output, int32_t row_start, int32_t row_end);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,131 @@
+/* ADD micro-kernel, 32 elements per step (AVX2): TFLite's int8 ADD on 8
+ * int32 lanes, bit for bit (ember/ops/add.h). Every shift and multiplier is
+ * the same in all lanes, so the rounding right shifts use one shift count
+ * (vpsrad) and precomputed masks; SaturatingRoundingDoublingHighMul is the
+ * floor form (x*m + 2^30) >> 31 on even/odd lanes (vpmuldq; multipliers are
+ * >= 0, so it never saturates). Results are packed with saturation and then
+ * clamped in int8 (the clamp bounds are int8, so this equals clamping first).
+ * Tails run through a 32-byte buffer. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "ember/kernels.h"
+
+typedef struct {
+    __m256i off1, off2, m1, m2, mo, zp;
+    __m128i lsh, s1, s2, so;
+    __m256i mask1, half1, mask2, half2, masko, halfo;
+    __m256i lo, hi; /* int8 clamp bounds */
+} ember_add_k_avx2;
+
+static __m256i ember_mask_avx2(int32_t right) { return _mm256_set1_epi32((int32_t)((UINT64_C(1) << right) - 1)); }
+
+static void ember_add_consts_avx2(const ember_add_params *p, ember_add_k_avx2 *k) {
+    k->off1 = _mm256_set1_epi32(p->input1_offset);
+    k->off2 = _mm256_set1_epi32(p->input2_offset);
+    k->m1 = _mm256_set1_epi32(p->input1_multiplier);
+    k->m2 = _mm256_set1_epi32(p->input2_multiplier);
+    k->mo = _mm256_set1_epi32(p->output_multiplier);
+    k->zp = _mm256_set1_epi32(p->output_offset);
+    k->lsh = _mm_cvtsi32_si128(p->left_shift);
+    k->s1 = _mm_cvtsi32_si128(-p->input1_shift);
+    k->s2 = _mm_cvtsi32_si128(-p->input2_shift);
+    k->so = _mm_cvtsi32_si128(-p->output_shift);
+    k->mask1 = ember_mask_avx2(-p->input1_shift);
+    k->mask2 = ember_mask_avx2(-p->input2_shift);
+    k->masko = ember_mask_avx2(-p->output_shift);
+    k->half1 = _mm256_srli_epi32(k->mask1, 1);
+    k->half2 = _mm256_srli_epi32(k->mask2, 1);
+    k->halfo = _mm256_srli_epi32(k->masko, 1);
+    k->lo = _mm256_set1_epi8((int8_t)p->act_min);
+    k->hi = _mm256_set1_epi8((int8_t)p->act_max);
+}
+
+/* MultiplyByQuantizedMultiplierSmallerThanOne with lane-uniform m (>= 0) and right shift. */
+static inline __m256i ember_mbqm_avx2(__m256i x, __m256i m, __m128i right, __m256i mask, __m256i half) {
+    const __m256i nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
+    const __m256i even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, m), nudge), 31);
+    const __m256i odd = _mm256_slli_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), m), nudge), 1);
+    const __m256i h = _mm256_blend_epi32(even, odd, 0xAA);
+    const __m256i thr = _mm256_sub_epi32(half, _mm256_srai_epi32(h, 31));
+    return _mm256_sub_epi32(_mm256_sra_epi32(h, right), _mm256_cmpgt_epi32(_mm256_and_si256(h, mask), thr));
+}
+
+/* Rescaled term of 8 int8 inputs (in the low 8 bytes of v). */
+static inline __m256i ember_add_term_avx2(__m128i v, __m256i off, __m128i lsh, __m256i m, __m128i right, __m256i mask,
+                                          __m256i half) {
+    const __m256i x = _mm256_sll_epi32(_mm256_add_epi32(_mm256_cvtepi8_epi32(v), off), lsh);
+    return ember_mbqm_avx2(x, m, right, mask, half);
+}
+
+/* Output stage of 8 sums, before packing: MBQM + zero point. */
+static inline __m256i ember_add_out_avx2(__m256i sum, const ember_add_k_avx2 *k) {
+    return _mm256_add_epi32(ember_mbqm_avx2(sum, k->mo, k->so, k->masko, k->halfo), k->zp);
+}
+
+/* 4 x 8 int32 (elements 0-7, 8-15, 16-23, 24-31) -> 32 clamped int8 in order. */
+static inline __m256i ember_add_pack_avx2(__m256i r0, __m256i r1, __m256i r2, __m256i r3, const ember_add_k_avx2 *k) {
+    const __m256i w = _mm256_packs_epi16(_mm256_packs_epi32(r0, r1), _mm256_packs_epi32(r2, r3));
+    const __m256i v = _mm256_permutevar8x32_epi32(w, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    return _mm256_min_epi8(_mm256_max_epi8(v, k->lo), k->hi);
+}
+
+/* 32 elements; b_vec NULL: b is the constant term bt. */
+static inline __m256i ember_add32_avx2(__m256i va, const __m256i *b_vec, __m256i bt, const ember_add_k_avx2 *k) {
+    const __m128i a_lo = _mm256_castsi256_si128(va), a_hi = _mm256_extracti128_si256(va, 1);
+    const __m128i a8[4] = {a_lo, _mm_srli_si128(a_lo, 8), a_hi, _mm_srli_si128(a_hi, 8)};
+    __m256i r[4];
+    if (b_vec) {
+        const __m128i b_lo = _mm256_castsi256_si128(*b_vec), b_hi = _mm256_extracti128_si256(*b_vec, 1);
+        const __m128i b8[4] = {b_lo, _mm_srli_si128(b_lo, 8), b_hi, _mm_srli_si128(b_hi, 8)};
+        for (int i = 0; i < 4; ++i) {
+            const __m256i ta = ember_add_term_avx2(a8[i], k->off1, k->lsh, k->m1, k->s1, k->mask1, k->half1);
+            const __m256i tb = ember_add_term_avx2(b8[i], k->off2, k->lsh, k->m2, k->s2, k->mask2, k->half2);
+            r[i] = ember_add_out_avx2(_mm256_add_epi32(ta, tb), k);
+        }
+    } else {
+        for (int i = 0; i < 4; ++i) {
+            const __m256i ta = ember_add_term_avx2(a8[i], k->off1, k->lsh, k->m1, k->s1, k->mask1, k->half1);
+            r[i] = ember_add_out_avx2(_mm256_add_epi32(ta, bt), k);
+        }
+    }
+    return ember_add_pack_avx2(r[0], r[1], r[2], r[3], k);
+}
+
+static void ember_vadd_avx2(size_t n, const int8_t *a, const int8_t *b, int8_t *out, const ember_add_params *p) {
+    ember_add_k_avx2 k;
+    ember_add_consts_avx2(p, &k);
+    const __m256i none = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const __m256i vb = _mm256_loadu_si256((const __m256i *)(b + i));
+        const __m256i y = ember_add32_avx2(_mm256_loadu_si256((const __m256i *)(a + i)), &vb, none, &k);
+        _mm256_storeu_si256((__m256i *)(out + i), y);
+    }
+    if (i < n) {
+        int8_t ta[32] = {0}, tb[32] = {0}, ty[32];
+        memcpy(ta, a + i, n - i);
+        memcpy(tb, b + i, n - i);
+        const __m256i vb = _mm256_loadu_si256((const __m256i *)tb);
+        _mm256_storeu_si256((__m256i *)ty, ember_add32_avx2(_mm256_loadu_si256((const __m256i *)ta), &vb, none, &k));
+        memcpy(out + i, ty, n - i);
+    }
+}
+
+static void ember_vadd_const_avx2(size_t n, const int8_t *a, int32_t b_term, int8_t *out, const ember_add_params *p) {
+    ember_add_k_avx2 k;
+    ember_add_consts_avx2(p, &k);
+    const __m256i bt = _mm256_set1_epi32(b_term);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        _mm256_storeu_si256((__m256i *)(out + i),
+                            ember_add32_avx2(_mm256_loadu_si256((const __m256i *)(a + i)), NULL, bt, &k));
+    if (i < n) {
+        int8_t ta[32] = {0}, ty[32];
+        memcpy(ta, a + i, n - i);
+        _mm256_storeu_si256((__m256i *)ty, ember_add32_avx2(_mm256_loadu_si256((const __m256i *)ta), NULL, bt, &k));
+        memcpy(out + i, ty, n - i);
+    }
+}
+
+const ember_add_ukernel ember_vadd_32x__avx2 = {ember_vadd_avx2, ember_vadd_const_avx2};

@@ -1,0 +1,94 @@
+/* ADD through a SIMD micro-kernel (see ember/ops/add.h): the broadcast is
+ * reduced to runs along the innermost dim that are either elementwise
+ * (run) or have one operand fixed along the run (run_b_const, the fixed
+ * operand's rescaled term computed once). Dims of size 1 are dropped and
+ * neighbouring dims that both operands walk the same way are merged first,
+ * so a scalar or per-channel broadcast becomes few long runs. The output is
+ * still written in row-major order and every element is the same function
+ * of its two inputs, so the bytes equal ember_add_s8_scalar's. */
+#include "ember/kernels.h"
+#include "ember/ops/add.h"
+#include "ember/requant.h"
+
+/* Rescaled term of one input value: MBQM((v + offset) << left_shift, mult, shift). */
+static int32_t ember_add_term(int32_t v, int32_t offset, int32_t left_shift, int32_t mult, int32_t shift) {
+    return ember_mbqm((int32_t)((uint32_t)(v + offset) << left_shift), mult, shift);
+}
+
+/* p with the two inputs exchanged (ADD is symmetric in its rescaled terms). */
+static ember_add_params ember_add_swapped(const ember_add_params *p) {
+    ember_add_params s = *p;
+    s.input1_offset = p->input2_offset;
+    s.input2_offset = p->input1_offset;
+    s.input1_multiplier = p->input2_multiplier;
+    s.input1_shift = p->input2_shift;
+    s.input2_multiplier = p->input1_multiplier;
+    s.input2_shift = p->input1_shift;
+    return s;
+}
+
+/* Drops size-1 dims and merges dim d into d+1 when both operands step
+ * through d exactly as through a longer d+1 (stride[d] == stride[d+1] *
+ * dims[d+1], which covers both strides 0). Returns the new rank (0: one element). */
+static int32_t ember_add_coalesce(const ember_broadcast *bc, int32_t *dims, int32_t *sa, int32_t *sb) {
+    int32_t n = 0;
+    for (int32_t d = 0; d < bc->ndim; ++d) {
+        if (bc->dims[d] == 1) continue;
+        if (n > 0 && sa[n - 1] == bc->stride_a[d] * bc->dims[d] && sb[n - 1] == bc->stride_b[d] * bc->dims[d]) {
+            dims[n - 1] *= bc->dims[d];
+            sa[n - 1] = bc->stride_a[d];
+            sb[n - 1] = bc->stride_b[d];
+            continue;
+        }
+        dims[n] = bc->dims[d];
+        sa[n] = bc->stride_a[d];
+        sb[n] = bc->stride_b[d];
+        ++n;
+    }
+    return n;
+}
+
+ember_status ember_add_s8_ukernel(const struct ember_add_ukernel *uk, const ember_add_params *p,
+                                  const ember_broadcast *bc, const int8_t *a, const int8_t *b, int8_t *out) {
+    if (uk == NULL) return ember_add_s8_scalar(p, bc, a, b, out);
+    if (p == NULL || bc == NULL || bc->ndim < 1 || bc->ndim > EMBER_MAX_DIMS) return EMBER_ERR_ARG;
+    if (bc->count == 0) return EMBER_OK;
+    if (a == NULL || b == NULL || out == NULL) return EMBER_ERR_ARG;
+    if (bc->same_shape) {
+        uk->run((size_t)bc->count, a, b, out, p);
+        return EMBER_OK;
+    }
+    int32_t dims[EMBER_MAX_DIMS], sa[EMBER_MAX_DIMS], sb[EMBER_MAX_DIMS];
+    const int32_t nd = ember_add_coalesce(bc, dims, sa, sb);
+    if (nd == 0) return ember_add_s8_scalar(p, bc, a, b, out); /* one element */
+    const ember_add_params swapped = ember_add_swapped(p);
+    const int32_t inner = dims[nd - 1];
+    const int32_t isa = sa[nd - 1], isb = sb[nd - 1]; /* 1 or 0, never both 0 (size-1 dims are gone) */
+    int32_t idx[EMBER_MAX_DIMS] = {0};
+    int32_t off_a = 0, off_b = 0;
+    int8_t *y = out;
+    const int32_t rows = bc->count / inner;
+    for (int32_t r = 0; r < rows; ++r) {
+        if (isa && isb) {
+            uk->run((size_t)inner, a + off_a, b + off_b, y, p);
+        } else if (isa) {
+            const int32_t t = ember_add_term(b[off_b], p->input2_offset, p->left_shift, p->input2_multiplier,
+                                             p->input2_shift);
+            uk->run_b_const((size_t)inner, a + off_a, t, y, p);
+        } else {
+            const int32_t t = ember_add_term(a[off_a], p->input1_offset, p->left_shift, p->input1_multiplier,
+                                             p->input1_shift);
+            uk->run_b_const((size_t)inner, b + off_b, t, y, &swapped);
+        }
+        y += inner;
+        for (int32_t d = nd - 2; d >= 0; --d) { /* odometer over the outer dims */
+            off_a += sa[d];
+            off_b += sb[d];
+            if (++idx[d] < dims[d]) break;
+            off_a -= sa[d] * dims[d];
+            off_b -= sb[d] * dims[d];
+            idx[d] = 0;
+        }
+    }
+    return EMBER_OK;
+}

@@ -1,0 +1,11 @@
+/* MAX_POOL_2D through a SIMD micro-kernel (see ember/ops/max_pool_2d.h). */
+#include "ember/kernels.h"
+#include "ember/ops/max_pool_2d.h"
+#include "nn_common/pool_walk.h"
+
+ember_status ember_max_pool_2d_s8_ukernel(const struct ember_pool_ukernel *uk, const ember_pool_2d_params *p,
+                                          const ember_nhwc *in, const int8_t *input, const ember_nhwc *out,
+                                          int8_t *output, int32_t row_start, int32_t row_end) {
+    if (uk == NULL) return ember_max_pool_2d_s8_scalar(p, in, input, out, output, row_start, row_end, NULL);
+    return ember_pool_2d_s8_walk_runs(p, in, input, out, output, row_start, row_end, uk->run, 0);
+}

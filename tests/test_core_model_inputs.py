@@ -1,0 +1,93 @@
+"""JSON readings -> model input values (ServedModel.floats in runtime/core/models.py): plain scalar
+features (converted together), windows, mixed forms, and values that are rejected with a reason."""
+import numpy as np
+import pytest
+
+import runtime
+from runtime.core.config import ModelRoute
+from runtime.core.models import ServedModel
+from runtime.core.payload import BadInput, Reading
+from tests.deploy_models import fc_model
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    p = tmp_path_factory.mktemp("m") / "fc.tflite"
+    p.write_bytes(fc_model())
+    return p
+
+
+def served(path, **route):
+    return ServedModel.load(ModelRoute(name="m", path=str(path), **route), runtime.load)
+
+
+def reference(r, names_f, names_c):
+    """What the values must be: each value on its own, float32, concatenated in route order."""
+    f, ch = r.f or {}, r.ch or {}
+    parts = [f.get(n, ch.get(n)) for n in names_f] + [ch.get(n, f.get(n)) for n in names_c]
+    return np.concatenate([np.asarray(p, np.float32).ravel() for p in parts])
+
+
+def test_plain_scalar_features_equal_one_by_one_conversion(model_path):
+    m0 = served(model_path)
+    names = [f"f{i}" for i in range(m0.size)]
+    m = served(model_path, features=names)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        vals = [float(v) if k % 3 else int(v * 1000) for k, v in enumerate(rng.normal(0, 50, m.size))]
+        vals[0] = 2**60 + 1                               # an int that float32 must round
+        r = Reading(1, 2, f=dict(zip(names, vals)))
+        got = m.floats(r)
+        assert got.dtype == np.float32
+        assert np.array_equal(got, reference(r, names, []))
+
+
+def test_windows_and_mixed_forms(model_path):
+    m0 = served(model_path)
+    n = m0.size
+    m = served(model_path, features=["a", "b"], channels=["w"])
+    r = Reading(1, 2, f={"a": 0.5, "b": [1, 2]}, ch={"w": [0.25] * (n - 3)})
+    assert np.array_equal(m.floats(r), reference(r, ["a", "b"], ["w"]))
+    m = served(model_path, features=["a"], channels=["w"])
+    r = Reading(1, 2, f={"a": True}, ch={"w": [1.5] * (n - 1)})   # a bool counts as a number (1.0)
+    assert m.floats(r)[0] == 1.0
+
+
+@pytest.mark.parametrize("value, kind", [
+    ("x", "bad_payload"),
+    (10**400, "bad_payload"),          # beyond float range: rejected, not an internal error
+    ([1, "x"], "bad_payload"),
+    (None, "missing_value"),
+], ids=["string", "huge-int", "list-with-string", "null"])
+def test_bad_values_are_rejected_with_a_kind(model_path, value, kind):
+    m0 = served(model_path)
+    names = [f"f{i}" for i in range(m0.size)]
+    m = served(model_path, features=names)
+    f = {n: 0.0 for n in names}
+    f["f1"] = value
+    with pytest.raises(BadInput) as e:
+        m.floats(Reading(1, 2, f=f))
+    assert e.value.kind == kind and str(e.value)
+
+
+def test_wrong_count_of_values(model_path):
+    m = served(model_path, features=["a"])
+    with pytest.raises(BadInput) as e:
+        m.floats(Reading(1, 2, f={"a": 1.0}))
+    assert e.value.kind == "wrong_size"
+
+
+def test_features_outside_the_fast_path_give_the_same_values(model_path):
+    """Features partly in "ch", lists among scalars, lists of equal length: same as one by one."""
+    n = served(model_path).size
+    names = [f"f{i}" for i in range(n)]
+    m = served(model_path, features=names)
+    r = Reading(1, 2, f={k: 0.5 for k in names[1:]}, ch={"f0": 1.5})             # f0 only in "ch"
+    assert np.array_equal(m.floats(r), reference(r, names, []))
+    two = served(model_path, features=["a", "b"])
+    half = n // 2
+    r = Reading(1, 2, f={"a": [1.0] * half, "b": [2.0] * (n - half)})           # windows as features
+    assert np.array_equal(two.floats(r), reference(r, ["a", "b"], []))
+    one = served(model_path, features=["a"])
+    r = Reading(1, 2, f={"a": list(range(n))})                                   # a single window feature
+    assert np.array_equal(one.floats(r), np.arange(n, dtype=np.float32))
