@@ -18,8 +18,9 @@
  *            8-channel stem conv would leave half of a 16-wide tile idle).
  *   add    - int8 ADD over contiguous runs (ember_add_ukernel); broadcasts
  *            are cut into runs by ember_add_s8_ukernel (csrc/add/ukernel.c).
- *   avgpool, maxpool - one output pixel of a pooling window, all channels
- *            (ember_pool_ukernel), driven by the pools' window walk.
+ *   avgpool, maxpool - a run of output pixels with same-shaped pooling
+ *            windows, all channels (ember_pool_ukernel), driven by the
+ *            pools' window walk (nn_common/pool_walk.h).
  *
  * Zero points are folded into the bias at pack time:
  *   bias'[n] = bias[n] - input_zp * sum_k w[n][k]
@@ -112,15 +113,22 @@ typedef struct ember_add_ukernel {
     void (*run_b_const)(size_t n, const int8_t *a, int32_t b_term, int8_t *out, const ember_add_params *p);
 } ember_add_ukernel;
 
-/* Pooling of one output pixel, all channels (ember/ops/pool_2d.h
- * semantics): the window clipped to the image is kh rows of kw input pixels,
- * pixel (i, j) at x + i * row_stride + j * channels;
- * out[c] = clamp(max or rounded average over the window, act_min, act_max).
- * Averages need kh * kw <= EMBER_POOL_UKERNEL_MAX_TAPS (sums stay below 2^31). */
+/* Pooling (ember/ops/pool_2d.h semantics): `pixels` output pixels whose
+ * windows, clipped to the image, have the same shape: kh rows of kw input
+ * pixels, pixel p's window at x + p * pixel_step, its tap (i, j) at
+ * + i * row_stride + j * channels; output pixel p (all channels) at
+ * out + p * channels; out = clamp(max or rounded average, act_min, act_max).
+ * Averages need kh * kw <= EMBER_POOL_UKERNEL_MAX_TAPS (sums below 2^31)
+ * and the division by kh * kw in the stage (nn_common/pool_div.h). */
 #define EMBER_POOL_UKERNEL_MAX_TAPS (1 << 23)
+typedef struct {
+    int32_t act_min, act_max;
+    uint32_t div_magic; /* average only: floor(u / (kh*kw)) == (u * div_magic) >> div_shift */
+    int32_t div_shift, div_half; /* div_half = (kh*kw) / 2 */
+} ember_pool_stage;
 typedef struct ember_pool_ukernel {
-    void (*run)(const int8_t *x, size_t kh, size_t kw, size_t row_stride, size_t channels, int8_t *out,
-                int32_t act_min, int32_t act_max);
+    void (*run)(size_t pixels, const int8_t *x, size_t pixel_step, size_t kh, size_t kw, size_t row_stride,
+                size_t channels, int8_t *out, const ember_pool_stage *st);
 } ember_pool_ukernel;
 
 typedef enum {
