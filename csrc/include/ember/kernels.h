@@ -98,7 +98,31 @@ typedef struct {
      * cost as much as the arithmetic). */
     void (*run_offsets)(size_t pixels, size_t channels, size_t ntaps_padded, const int8_t *base, size_t pixel_step,
                         const ptrdiff_t *tap_off, const void *w, int8_t *out, const ember_output_stage *os);
+    /* Order of the taps in the packed groups (and in taps/tap_off above):
+     * EMBER_DW_TAPS_NATURAL (row-major) or EMBER_DW_TAPS_ROW_PAIRS (see
+     * ember_dw_tap_slot). */
+    int tap_order;
+    /* Optional: one whole output row of a 3x3 kernel with dilation_w 1:
+     * rows[ky] = input row of tap row ky (NULL: a padding row), output pixel
+     * x reads input columns x * stride_w - pad_left + kx (columns outside
+     * [0, in_w) read input_zero_point). Returns 0 (nothing written) for a
+     * shape it does not take (channels, stride_w); the caller then uses run. */
+    int (*run_row3x3)(size_t out_w, size_t channels, const int8_t *const *rows, int32_t in_w, int32_t pad_left,
+                      int32_t stride_w, int32_t input_zero_point, const void *w, int8_t *out,
+                      const ember_output_stage *os);
 } ember_dwconv_ukernel;
+
+enum { EMBER_DW_TAPS_NATURAL = 0, EMBER_DW_TAPS_ROW_PAIRS = 1 };
+
+/* Packed slot of tap (ky, kx) of a kh x kw kernel. ROW_PAIRS: rows 2i and
+ * 2i+1 interleaved column by column ((2i,0),(2i+1,0),(2i,1),...), then the
+ * last row of an odd kh in natural order; with taps in pairs (tr = 2) a
+ * 3x3 kernel pairs each column's rows 0/1 vertically, so one interleaved
+ * input column serves three output pixels of a stride-1 row. */
+static inline int ember_dw_tap_slot(int order, int kh, int kw, int ky, int kx) {
+    if (order != EMBER_DW_TAPS_ROW_PAIRS || ky >= kh - (kh & 1)) return ky * kw + kx;
+    return (ky / 2) * 2 * kw + kx * 2 + (ky & 1);
+}
 
 static inline size_t ember_dw_block_bytes(int cr, size_t ntaps_padded) {
     return (4 * EMBER_QHDR_WORDS * (size_t)cr + ntaps_padded * (size_t)cr * 2 + 63) / 64 * 64;
