@@ -78,3 +78,29 @@ def test_malloc_arena_cap_applies_on_glibc_and_respects_the_environment():
     if sys.platform.startswith("linux") and out["glibc"].startswith("glibc"):
         assert out["applied"] is True
     assert _arenas({"MALLOC_ARENA_MAX": "4"})["applied"] is False
+
+
+DEFERRED = r"""
+import json, sys
+from runtime.core.config import load_config
+from runtime.core.lean_imports import import_paho
+cfg = load_config(sys.argv[1], {})
+import_paho(cfg)
+import paho.mqtt.client as mqtt
+out = {"after_paho": sorted(m for m in ("urllib.request", "http.client", "email") if m in sys.modules)}
+out["getproxies"] = callable(mqtt.urllib.request.getproxies)      # paho's own use loads it on demand
+out["loaded"] = type(sys.modules.get("urllib.request")).__name__
+import urllib.request
+out["urlopen"] = callable(urllib.request.urlopen) and mqtt.urllib.request is urllib.request
+print(json.dumps(out))
+"""
+
+
+def test_urllib_request_is_imported_only_when_used(tmp_path):
+    conf = tmp_path / "core.toml"
+    conf.write_text('[broker]\nhost = "127.0.0.1"\n')
+    r = subprocess.run([sys.executable, "-c", DEFERRED, str(conf)], cwd=str(REPO), capture_output=True, text=True,
+                       timeout=60, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out == {"after_paho": [], "getproxies": True, "loaded": "module", "urlopen": True}

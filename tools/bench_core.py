@@ -206,7 +206,8 @@ def _terminate(proc, timeout: float = 15) -> None:
 # ---------------------------------------------------------------- one case
 def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: float = 3.0, gens: int = 1,
              nodes_per_gen: int = 4, window: int = 2000, target: str = "core", result_qos: int = 1,
-             profile: Path | None = None, drain: float = 15.0, core_repo: Path = REPO) -> dict:
+             profile: Path | None = None, drain: float = 15.0, core_repo: Path = REPO,
+             broker_conf: str = "") -> dict:
     """One benchmark case (see the module doc); target 'broker' leaves the core out (the sink reads
     the node data topic itself) to measure what the load alone can push through Mosquitto."""
     blob, size, scale = model_for(model)
@@ -217,7 +218,7 @@ def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: 
     ctx = mp.get_context("fork")
     with tempfile.TemporaryDirectory(prefix="ember-bench-") as d:
         tmp = Path(d)
-        broker = MosquittoProcess(free_port()).start()
+        broker = MosquittoProcess(free_port(), extra_conf=broker_conf).start()
         core = None
         procs = []
         try:
@@ -344,6 +345,8 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", type=Path, help="cProfile every core thread into DIR/<case>/")
     ap.add_argument("--core-repo", type=Path, default=REPO,
                     help="run `python -m runtime.core` from this checkout (built; default: this one)")
+    ap.add_argument("--broker-conf", default="", help="extra mosquitto.conf lines ('\\n' separated), "
+                    "e.g. 'persistence false' to see what persistence costs")
     ap.add_argument("--write", help="write a markdown report here (e.g. docs/benchmarks-core.md)")
     a = ap.parse_args(argv)
     rows = []
@@ -355,7 +358,7 @@ def main(argv=None) -> int:
         prof = a.profile / case.replace(":", "-") if a.profile else None
         r = run_case(model, kind, load, duration=a.duration, warm=a.warm, gens=a.gens, nodes_per_gen=a.nodes,
                      window=a.window, target=a.target, result_qos=a.result_qos, profile=prof,
-                     core_repo=a.core_repo.resolve())
+                     core_repo=a.core_repo.resolve(), broker_conf=a.broker_conf.replace("\\n", "\n") + "\n")
         print(json.dumps(r), flush=True)
         rows.append(r)
         if prof is not None:

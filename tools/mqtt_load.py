@@ -233,7 +233,7 @@ def generate(host: str, port: int, nodes: list, first_node: int, payload: tuple,
             i = rr
             rr = (rr + 1) % k
             room = inflight - unacked[i]
-            n = min(room, -(-due // k), due - sent_now)
+            n = min(room, chunk, due - sent_now)         # one node per write, nodes in turn
             if count:
                 n = min(n, count - seq[i])
             if n <= 0:

@@ -1,7 +1,7 @@
-/* qgemm micro-kernel 4x16c2 for AVX2: 4 rows x 16 channels per call, K in
- * pairs. A rows are int16 (widened at gather); weights are pre-widened int16
- * packed [K/2][16][2], so one vpmaddwd does 8 channels x 2 k exactly in
- * int32, with a 32-bit broadcast of the row's (a[k], a[k+1]) pair. */
+/* qgemm micro-kernels for AVX2, K in pairs. A rows are int16 (widened at
+ * gather); weights are pre-widened int16 packed [K/2][NR][2], so one
+ * vpmaddwd does 8 channels x 2 k exactly in int32, with a 32-bit broadcast
+ * of the row's (a[k], a[k+1]) pair. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -39,58 +39,171 @@ static void ember_store_row16(int8_t *out, __m128i v, int nv) {
     }
 }
 
-static void ember_qgemm_4x16c2_avx2(int mr_valid, int nr_valid, size_t kp, const void *a, size_t a_stride,
-                                    const void *w, int8_t *out, size_t out_stride, const ember_output_stage *os) {
+/* The fast requantization case of a channel block, checked per call over the
+ * lanes that are stored (lane < nr_valid): no left shift, no INT32_MIN
+ * multiplier and a right shift of at least 1. Then the mbqm result fits in
+ * [-2^30, 2^30], so adding the output zero point cannot wrap and the zero
+ * point and clamp can be applied after narrowing with saturation (packs to
+ * int16, saturating add, packs to int8, int8 min/max): saturation keeps the
+ * sign of an out-of-range value and the clamp bounds lie inside int8, so the
+ * result equals the int32 add-then-clamp of the reference exactly. */
+static inline int ember_rq_fast_avx2(const int32_t *hdr, int nr, int off, int nr_valid) {
+    const __m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr_valid - off), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i mult = ember_hdr_load_avx2(hdr, nr, EMBER_QHDR_MULT, off);
+    const __m256i bad = _mm256_or_si256(
+        _mm256_or_si256(ember_hdr_load_avx2(hdr, nr, EMBER_QHDR_LSHIFT, off),
+                        _mm256_cmpeq_epi32(mult, _mm256_set1_epi32(INT32_MIN))),
+        _mm256_cmpeq_epi32(ember_hdr_load_avx2(hdr, nr, EMBER_QHDR_RSHIFT, off), _mm256_setzero_si256()));
+    return _mm256_testz_si256(bad, live);
+}
+
+/* mbqm of the fast case (no left shift, no saturation), before the zero point. */
+static inline __m256i ember_mbqm_fast_avx2(__m256i acc, const ember_rq_avx2 *q) {
+    return ember_rdbpot_avx2(ember_srdhm_avx2_x(acc, q->mult, q->mult_odd, 0), q->rshift, q->rmask, q->rhalf);
+}
+
+/* Fast case: 4 vectors of mbqm results -> 32 int8 with zero point and clamp
+ * (see ember_rq_fast_avx2). x0, x1 and y0, y1 are 16 lanes each (lanes 0-7,
+ * 8-15 of one row of a 16-channel block, or rows r, r+1 of an 8-channel
+ * block as x0, x1 and rows r+2, r+3 as y0, y1); the result holds x0 x1 y0 y1
+ * in that order, 4-byte groups restored by one dword permute. */
+static inline __m256i ember_narrow4_avx2(__m256i x0, __m256i x1, __m256i y0, __m256i y1, __m256i zp16, __m256i lo8,
+                                         __m256i hi8) {
+    const __m256i px = _mm256_adds_epi16(_mm256_packs_epi32(x0, x1), zp16);
+    const __m256i py = _mm256_adds_epi16(_mm256_packs_epi32(y0, y1), zp16);
+    const __m256i v = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(px, py), lo8), hi8);
+    return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* Fast case (ember_rq_fast_avx2): requantizes rows i (x0, x1) and i + 1
+ * (y0, y1) of a 16-channel block and stores row i, and row i + 1 when
+ * `two`. */
+static inline void ember_store_pair16_avx2(__m256i x0, __m256i x1, __m256i y0, __m256i y1, const ember_rq_avx2 *q0,
+                                           const ember_rq_avx2 *q1, __m256i zp16, __m256i lo8, __m256i hi8,
+                                           int8_t *out, size_t out_stride, int two, int nr_valid) {
+    const __m256i v = ember_narrow4_avx2(ember_mbqm_fast_avx2(x0, q0), ember_mbqm_fast_avx2(x1, q1),
+                                         ember_mbqm_fast_avx2(y0, q0), ember_mbqm_fast_avx2(y1, q1), zp16, lo8, hi8);
+    ember_store_row16(out, _mm256_castsi256_si128(v), nr_valid);
+    if (two) ember_store_row16(out + out_stride, _mm256_extracti128_si256(v, 1), nr_valid);
+}
+
+/* General case: one row, full requantization (left shift, saturation). */
+static inline void ember_store_row16_full_avx2(__m256i x0, __m256i x1, const ember_rq_avx2 *q0,
+                                               const ember_rq_avx2 *q1, const ember_output_stage *os, int8_t *out,
+                                               int nr_valid) {
+    const __m256i zp = _mm256_set1_epi32(os->output_zero_point);
+    const __m256i lo = _mm256_set1_epi32(os->act_min), hi = _mm256_set1_epi32(os->act_max);
+    ember_store_row16(out, ember_pack16_avx2(ember_requant_avx2(x0, q0, zp, lo, hi), ember_requant_avx2(x1, q1, zp, lo, hi)),
+                      nr_valid);
+}
+
+/* Requantization prologue of a 16-channel block: constants, fast-case test. */
+#define EMBER_RQ16_SETUP                                                                                           \
+    const ember_rq_avx2 q0 = ember_rq_load_avx2(hdr, 16, 0), q1 = ember_rq_load_avx2(hdr, 16, 8);                \
+    const int fast = ember_rq_fast_avx2(hdr, 16, 0, nr_valid) && ember_rq_fast_avx2(hdr, 16, 8, nr_valid);       \
+    const __m256i zp16 = _mm256_set1_epi16((int16_t)os->output_zero_point);                                      \
+    const __m256i lo8 = _mm256_set1_epi8((int8_t)os->act_min), hi8 = _mm256_set1_epi8((int8_t)os->act_max)
+#define EMBER_PAIR16(i, x0, x1, y0, y1)                                                                            \
+    ember_store_pair16_avx2(x0, x1, y0, y1, &q0, &q1, zp16, lo8, hi8, out + (size_t)(i) * out_stride, out_stride, \
+                            mr_valid > (i) + 1, nr_valid)
+#define EMBER_ROW16(i, x0, x1)                                                                                     \
+    if (mr_valid > (i)) ember_store_row16_full_avx2(x0, x1, &q0, &q1, os, out + (size_t)(i) * out_stride, nr_valid)
+
+/* One row's step of the K loop: (a[k], a[k+1]) times 16 channels. */
+#define EMBER_ROW_STEP(acc0, acc1, row)                                                                            \
+    do {                                                                                                           \
+        const __m256i va_ = ember_bcast_pair((row) + k);                                                           \
+        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(va_, w0));                                                 \
+        acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(va_, w1));                                                 \
+    } while (0)
+
+/* Rows past mr_valid repeat the last valid row and are not stored. The
+ * accumulators are named variables: as an array gcc kept half of them on
+ * the stack inside the K loop. */
+static void ember_qgemm_6rows_avx2(int mr_valid, int nr_valid, size_t kp, const void *a, size_t a_stride,
+                                   const void *w, int8_t *out, size_t out_stride, const ember_output_stage *os) {
+    const int16_t *a0 = (const int16_t *)a;
+    const int16_t *a1 = (const int16_t *)((const uint8_t *)a + a_stride);
+    const int16_t *a2 = (const int16_t *)((const uint8_t *)a + 2 * a_stride);
+    const int16_t *a3 = (const int16_t *)((const uint8_t *)a + 3 * a_stride);
+    const int16_t *a4 = mr_valid > 4 ? (const int16_t *)((const uint8_t *)a + 4 * a_stride) : a3;
+    const int16_t *a5 = mr_valid > 5 ? (const int16_t *)((const uint8_t *)a + 5 * a_stride) : a4;
+    const int32_t *hdr = (const int32_t *)w;
+    __m256i c00 = _mm256_loadu_si256((const __m256i *)hdr), c01 = _mm256_loadu_si256((const __m256i *)(hdr + 8));
+    __m256i c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01, c40 = c00, c41 = c01, c50 = c00,
+            c51 = c01;
+    const int16_t *wp = (const int16_t *)(hdr + EMBER_QHDR_WORDS * 16);
+    for (size_t k = 0; k < kp; k += 2, wp += 32) {
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)wp);
+        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wp + 16));
+        EMBER_ROW_STEP(c00, c01, a0);
+        EMBER_ROW_STEP(c10, c11, a1);
+        EMBER_ROW_STEP(c20, c21, a2);
+        EMBER_ROW_STEP(c30, c31, a3);
+        EMBER_ROW_STEP(c40, c41, a4);
+        EMBER_ROW_STEP(c50, c51, a5);
+    }
+    EMBER_RQ16_SETUP;
+    if (fast) {
+        EMBER_PAIR16(0, c00, c01, c10, c11);
+        EMBER_PAIR16(2, c20, c21, c30, c31);
+        if (mr_valid > 4) EMBER_PAIR16(4, c40, c41, c50, c51);
+        return;
+    }
+    EMBER_ROW16(0, c00, c01);
+    EMBER_ROW16(1, c10, c11);
+    EMBER_ROW16(2, c20, c21);
+    EMBER_ROW16(3, c30, c31);
+    EMBER_ROW16(4, c40, c41);
+    EMBER_ROW16(5, c50, c51);
+}
+
+static void ember_qgemm_3rows_avx2(int mr_valid, int nr_valid, size_t kp, const void *a, size_t a_stride,
+                                   const void *w, int8_t *out, size_t out_stride, const ember_output_stage *os) {
     const int16_t *a0 = (const int16_t *)a;
     const int16_t *a1 = mr_valid > 1 ? (const int16_t *)((const uint8_t *)a + a_stride) : a0;
     const int16_t *a2 = mr_valid > 2 ? (const int16_t *)((const uint8_t *)a + 2 * a_stride) : a1;
-    const int16_t *a3 = mr_valid > 3 ? (const int16_t *)((const uint8_t *)a + 3 * a_stride) : a2;
     const int32_t *hdr = (const int32_t *)w;
     __m256i c00 = _mm256_loadu_si256((const __m256i *)hdr), c01 = _mm256_loadu_si256((const __m256i *)(hdr + 8));
-    __m256i c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01;
+    __m256i c10 = c00, c11 = c01, c20 = c00, c21 = c01;
     const int16_t *wp = (const int16_t *)(hdr + EMBER_QHDR_WORDS * 16);
-    for (size_t k = 0; k < kp; k += 2) {
+    for (size_t k = 0; k < kp; k += 2, wp += 32) {
         const __m256i w0 = _mm256_loadu_si256((const __m256i *)wp);
         const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wp + 16));
-        wp += 32;
-        __m256i va = ember_bcast_pair(a0 + k);
-        c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(va, w0));
-        c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(va, w1));
-        va = ember_bcast_pair(a1 + k);
-        c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(va, w0));
-        c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(va, w1));
-        va = ember_bcast_pair(a2 + k);
-        c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(va, w0));
-        c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(va, w1));
-        va = ember_bcast_pair(a3 + k);
-        c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(va, w0));
-        c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(va, w1));
+        EMBER_ROW_STEP(c00, c01, a0);
+        EMBER_ROW_STEP(c10, c11, a1);
+        EMBER_ROW_STEP(c20, c21, a2);
     }
-    const ember_rq_avx2 q0 = ember_rq_load_avx2(hdr, 16, 0), q1 = ember_rq_load_avx2(hdr, 16, 8);
-    const __m256i zp = _mm256_set1_epi32(os->output_zero_point);
-    const __m256i lo = _mm256_set1_epi32(os->act_min), hi = _mm256_set1_epi32(os->act_max);
-#define EMBER_ROW(i, x0, x1, full)                                                                             \
-    if (mr_valid > i)                                                                                          \
-        ember_store_row16(out + (size_t)(i) * out_stride,                                                      \
-                          ember_pack16_avx2(ember_requant_avx2_x(x0, &q0, zp, lo, hi, full),                    \
-                                            ember_requant_avx2_x(x1, &q1, zp, lo, hi, full)),                   \
-                          nr_valid);
-    if (ember_rq_simple_avx2(&q0) && ember_rq_simple_avx2(&q1)) {
-        EMBER_ROW(0, c00, c01, 0)
-        EMBER_ROW(1, c10, c11, 0)
-        EMBER_ROW(2, c20, c21, 0)
-        EMBER_ROW(3, c30, c31, 0)
-    } else {
-        EMBER_ROW(0, c00, c01, 1)
-        EMBER_ROW(1, c10, c11, 1)
-        EMBER_ROW(2, c20, c21, 1)
-        EMBER_ROW(3, c30, c31, 1)
+    EMBER_RQ16_SETUP;
+    if (fast) {
+        EMBER_PAIR16(0, c00, c01, c10, c11);
+        if (mr_valid > 2) ember_store_pair16_avx2(c20, c21, c20, c21, &q0, &q1, zp16, lo8, hi8, out + 2 * out_stride,
+                                                  out_stride, 0, nr_valid);
+        return;
     }
-#undef EMBER_ROW
+    EMBER_ROW16(0, c00, c01);
+    EMBER_ROW16(1, c10, c11);
+    EMBER_ROW16(2, c20, c21);
+}
+#undef EMBER_ROW_STEP
+#undef EMBER_RQ16_SETUP
+#undef EMBER_PAIR16
+#undef EMBER_ROW16
+
+/* qgemm micro-kernel 6x16c2: 6 rows x 16 channels per call (12 accumulators,
+ * 2 weight vectors, 1 broadcast), so the per-call setup and the weight loads
+ * spread over 6 rows; at most 3 valid rows take a 3-row loop instead of
+ * computing duplicate rows (e.g. 9-pixel layers run 6 + 3). */
+static void ember_qgemm_6x16c2_avx2(int mr_valid, int nr_valid, size_t kp, const void *a, size_t a_stride,
+                                    const void *w, int8_t *out, size_t out_stride, const ember_output_stage *os) {
+    if (mr_valid > 3)
+        ember_qgemm_6rows_avx2(mr_valid, nr_valid, kp, a, a_stride, w, out, out_stride, os);
+    else
+        ember_qgemm_3rows_avx2(mr_valid, nr_valid, kp, a, a_stride, w, out, out_stride, os);
 }
 
-const ember_qgemm_ukernel ember_qgemm_4x16c2__avx2 = {
-    4, 16, 2, 2, 2, 2, ember_qgemm_load_a_avx2, ember_qgemm_fill_a_avx2, ember_qgemm_4x16c2_avx2,
+const ember_qgemm_ukernel ember_qgemm_6x16c2__avx2 = {
+    6, 16, 2, 2, 2, 2, ember_qgemm_load_a_avx2, ember_qgemm_fill_a_avx2, ember_qgemm_6x16c2_avx2,
 };
 
 /* qgemm micro-kernel 8x8c2 for AVX2 (the narrow variant, out_c <= 8): 8 rows
@@ -117,12 +230,30 @@ static void ember_qgemm_8x8c2_avx2(int mr_valid, int nr_valid, size_t kp, const 
         c7 = _mm256_add_epi32(c7, _mm256_madd_epi16(ember_bcast_pair(ap[7] + k), wv));
     }
     const ember_rq_avx2 q = ember_rq_load_avx2(hdr, 8, 0);
+    __m256i acc[8] = {c0, c1, c2, c3, c4, c5, c6, c7};
+    if (ember_rq_fast_avx2(hdr, 8, 0, nr_valid)) {
+        /* 4 rows per narrowing: [row i | i+1 | i+2 | i+3] x 8 bytes */
+        const __m256i zp16 = _mm256_set1_epi16((int16_t)os->output_zero_point);
+        const __m256i lo8 = _mm256_set1_epi8((int8_t)os->act_min), hi8 = _mm256_set1_epi8((int8_t)os->act_max);
+        for (int i = 0; i < mr_valid; i += 4) {
+            const __m256i v = ember_narrow4_avx2(ember_mbqm_fast_avx2(acc[i], &q), ember_mbqm_fast_avx2(acc[i + 1], &q),
+                                                 ember_mbqm_fast_avx2(acc[i + 2], &q),
+                                                 ember_mbqm_fast_avx2(acc[i + 3], &q), zp16, lo8, hi8);
+            int8_t *o = out + (size_t)i * out_stride;
+            if (nr_valid == 8 && out_stride == 8 && i + 4 <= mr_valid) {
+                _mm256_storeu_si256((__m256i *)(void *)o, v); /* 4 consecutive output rows */
+                continue;
+            }
+            int8_t tmp[32];
+            _mm256_storeu_si256((__m256i *)(void *)tmp, v);
+            for (int r = 0; r < 4 && i + r < mr_valid; ++r) memcpy(o + (size_t)r * out_stride, tmp + 8 * r, (size_t)nr_valid);
+        }
+        return;
+    }
     const __m256i zp = _mm256_set1_epi32(os->output_zero_point);
     const __m256i lo = _mm256_set1_epi32(os->act_min), hi = _mm256_set1_epi32(os->act_max);
-    __m256i acc[8] = {c0, c1, c2, c3, c4, c5, c6, c7};
-    const int simple = ember_rq_simple_avx2(&q);
     for (int i = 0; i < mr_valid; ++i) {
-        const __m256i r = simple ? ember_requant_avx2_x(acc[i], &q, zp, lo, hi, 0) : ember_requant_avx2(acc[i], &q, zp, lo, hi);
+        const __m256i r = ember_requant_avx2(acc[i], &q, zp, lo, hi);
         __m128i p = _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
         p = _mm_packs_epi16(p, p);
         int8_t *o = out + (size_t)i * out_stride;

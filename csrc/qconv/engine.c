@@ -12,6 +12,24 @@
 
 /* A buffers get this much slack so the fast gather may write past a row. */
 #define EMBER_GATHER_SLACK 64
+/* A task gathers a panel of up to this many bytes of A rows (a multiple of
+ * MR rows, at least MR) and then runs every channel block over the whole
+ * panel, so a channel block's weights are read once per panel instead of
+ * once per MR rows (few-pixel layers with large weights: 6x6x128 -> 128,
+ * 3x3x256 -> 256). Half of a 32 KiB L1 leaves room for a weight block. */
+#define EMBER_PANEL_BYTES 16384
+
+/* Rows per panel: the most MR multiples within EMBER_PANEL_BYTES, at least
+ * MR, at most the rows of the layer rounded up to MR. */
+static int64_t ember_qconv_panel_rows(const ember_conv_geom *g, const ember_qgemm_ukernel *uk, int64_t kp) {
+    const int64_t rows = (int64_t)g->batch * g->out_h * g->out_w;
+    const int64_t row_bytes = kp * uk->a_bytes;
+    int64_t mbs = EMBER_PANEL_BYTES / (row_bytes * uk->mr);
+    const int64_t need = (rows + uk->mr - 1) / uk->mr;
+    if (mbs > need) mbs = need;
+    if (mbs < 1) mbs = 1;
+    return mbs * uk->mr;
+}
 
 static ember_status ember_qconv_sizes(const ember_conv_geom *g, const ember_qgemm_ukernel *uk, int max_threads,
                                       ember_qpack_header *h) {
@@ -25,8 +43,8 @@ static ember_status ember_qconv_sizes(const ember_conv_geom *g, const ember_qgem
     h->blocks_offset = (int64_t)ember_align_up(sizeof(ember_qpack_header), EMBER_QPACK_ALIGN);
     h->zp_row_offset = h->blocks_offset + nblocks * h->block_bytes;
     h->total_bytes = (int64_t)ember_align_up((size_t)(h->zp_row_offset + 1), EMBER_QPACK_ALIGN);
-    h->scratch_per_thread =
-        (int64_t)ember_align_up((size_t)(uk->mr * kp * uk->a_bytes) + EMBER_GATHER_SLACK, EMBER_QPACK_ALIGN);
+    h->scratch_per_thread = (int64_t)ember_align_up(
+        (size_t)(ember_qconv_panel_rows(g, uk, kp) * kp * uk->a_bytes) + EMBER_GATHER_SLACK, EMBER_QPACK_ALIGN);
     h->max_threads = max_threads;
     return EMBER_OK;
 }
@@ -129,6 +147,7 @@ typedef struct {
     int8_t *output;
     uint8_t *scratch;
     int64_t rows, mblocks;
+    int64_t panel_mblocks; /* MR-row blocks gathered at once (scratch_per_thread holds them) */
     int split_rows; /* 1: tasks split row blocks, 0: channel blocks */
     int direct;     /* 1x1, stride 1, no padding, K == kp: A rows = input rows */
     int short_rows; /* int16 A, dilation_w 1, kernel_w * in_c <= 16: ember_qconv_gather_rows_short */
@@ -341,15 +360,19 @@ static void ember_qconv_task(void *ctx, int task, int ntasks, int thread) {
     if (mb0 >= mb1 || nb0 >= nb1) return;
     uint8_t *abuf = j->scratch + (size_t)thread * (size_t)h->scratch_per_thread;
     const size_t a_stride = (size_t)h->kp * (size_t)uk->a_bytes;
-    for (int64_t mb = mb0; mb < mb1; ++mb) {
-        const int64_t row0 = mb * mr;
-        const int mv = (int)((j->rows - row0) < mr ? (j->rows - row0) : mr);
-        ember_qconv_gather_rows(j, row0, mv, abuf, a_stride);
+    for (int64_t pb = mb0; pb < mb1; pb += j->panel_mblocks) {
+        const int64_t pe = pb + j->panel_mblocks < mb1 ? pb + j->panel_mblocks : mb1;
+        const int64_t prow0 = pb * mr, prow1 = pe * mr < j->rows ? pe * mr : j->rows;
+        ember_qconv_gather_rows(j, prow0, (int)(prow1 - prow0), abuf, a_stride);
         for (int64_t nb = nb0; nb < nb1; ++nb) {
             const int64_t n0 = nb * uk->nr;
             const int nv = (int)((oc - n0) < uk->nr ? (oc - n0) : uk->nr);
-            uk->run(mv, nv, (size_t)h->kp, abuf, a_stride, j->blocks + nb * h->block_bytes,
-                    j->output + row0 * oc + n0, (size_t)oc, &h->g.os);
+            const uint8_t *w = j->blocks + nb * h->block_bytes;
+            for (int64_t row0 = prow0; row0 < prow1; row0 += mr) {
+                const int mv = (int)((prow1 - row0) < mr ? (prow1 - row0) : mr);
+                uk->run(mv, nv, (size_t)h->kp, abuf + (size_t)(row0 - prow0) * a_stride, a_stride, w,
+                        j->output + row0 * oc + n0, (size_t)oc, &h->g.os);
+            }
         }
     }
 }
@@ -374,6 +397,7 @@ ember_status ember_qconv_run(const void *packed, const int8_t *input, int8_t *ou
     j.scratch = (uint8_t *)scratch;
     j.rows = (int64_t)h->g.batch * h->g.out_h * h->g.out_w;
     j.mblocks = (j.rows + uk->mr - 1) / uk->mr;
+    j.panel_mblocks = ember_qconv_panel_rows(&h->g, uk, h->kp) / uk->mr;
     const ember_conv_geom *g = &h->g;
     j.direct = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
                g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w && h->kp == h->k;

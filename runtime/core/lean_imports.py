@@ -1,4 +1,5 @@
-"""Import paho-mqtt without OpenSSL when the configuration uses no TLS (saves ~3.5 MB of core RSS).
+"""Import paho-mqtt without OpenSSL when the configuration uses no TLS (saves ~3.5 MB of core RSS)
+and without urllib.request until something uses it (~1.7 MB).
 
 paho imports `ssl` (only to offer TLS) and `hashlib` (only for websockets) at module level; both load
 libssl/libcrypto. A core whose broker and uplink use plain MQTT needs neither: `import_paho(cfg)` hides
@@ -26,15 +27,41 @@ def import_paho(cfg) -> bool:
         return False
     sys.modules["ssl"] = None          # makes `import ssl` raise ImportError during paho's import
     sys.modules["_hashlib"] = None     # hashlib then uses CPython's builtin sha256/md5/... (no libcrypto)
+    deferred = _defer("urllib.request")
     try:
         import hashlib  # noqa: F401
         import paho.mqtt.client as client
     finally:
         del sys.modules["ssl"], sys.modules["_hashlib"]
+        if deferred is not None and sys.modules.get("urllib.request") is deferred:
+            del sys.modules["urllib.request"]      # a later `import urllib.request` loads the real one
     # paho's socket reads name ssl.SSLWantReadError/SSLWantWriteError in `except` clauses even
     # without TLS, so it gets a stand-in whose exceptions are never raised; any TLS use fails clearly.
     client.ssl = _NoTLS("ssl")
     return True
+
+
+class _Deferred(types.ModuleType):
+    """Stands in for a module that is imported on first attribute use. paho imports urllib.request
+    (+ http.client, email, calendar...: ~1.7 MB of RSS) only for proxy detection with PySocks."""
+
+    def __getattr__(self, name):
+        import importlib
+
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), name)
+
+
+def _defer(name: str):
+    """Put a _Deferred stand-in for the submodule `name` (not yet imported) in place; None if loaded."""
+    if name in sys.modules:
+        return None
+    parent, _, child = name.rpartition(".")
+    stub = _Deferred(name)
+    sys.modules[name] = stub
+    setattr(__import__(parent), child, stub)
+    return stub
 
 
 class _NoTLS(types.ModuleType):

@@ -33,6 +33,15 @@ static void fill_requant(int n, int mode, int32_t *bias, int32_t *mult, int32_t 
             shift[i] = th_range(-31, 30);
             bias[i] = (int32_t)th_rand();
             break;
+        case 3: /* every lane on the AVX2 fast requantization path (no left
+                 * shift, right shift >= 1, multiplier != INT32_MIN) with
+                 * extreme multipliers and biases: the mbqm result reaches
+                 * +-2^30 and the narrowing saturates */
+            mult[i] = (th_rand() & 3) == 0 ? INT32_MAX : ((th_rand() & 3) == 0 ? -INT32_MAX : (int32_t)th_rand());
+            if (mult[i] == INT32_MIN) mult[i] = INT32_MAX;
+            shift[i] = -th_range(1, 31);
+            bias[i] = (th_rand() & 1) ? ((th_rand() & 1) ? INT32_MAX : INT32_MIN) : th_range(-20000, 20000);
+            break;
         default: { /* the INT32_MIN corner and friends */
             static const int32_t mults[] = {INT32_MIN, INT32_MAX, 1 << 30, 0, 1, -1};
             static const int32_t biases[] = {INT32_MIN, INT32_MAX, 0, -1, 1 << 30};
@@ -204,6 +213,38 @@ static void matrix(void) {
     }
 }
 
+/* Row counts around the micro-kernel heights (AVX2 6x16 with a 3-row path,
+ * 8x8 narrow, 4-row SSE4.1/NEON) x channel counts around the block widths x
+ * K values around the pair/quad padding, over every requantization mode; and
+ * layers whose A rows exceed one gather panel (several panels per task). */
+static void rows_and_panels(void) {
+    static const int chans[] = {1, 7, 8, 9, 15, 16, 17, 33};
+    static const int ks[] = {1, 2, 7, 8, 27, 64};
+    for (int rows = 1; rows <= 13; ++rows)
+        for (int ci = 0; ci < 8; ++ci)
+            for (int ki = 0; ki < 6; ++ki) {
+                if ((rows + ci + ki) % 2) continue; /* half of the grid keeps the run short */
+                ember_conv_geom fc = make_geom(rows, 1, 1, ks[ki], chans[ci], 1, 1, 1, 1, 0, 0, 1);
+                fc.input_zero_point = (rows + ki) % 3 == 0 ? -128 : ((rows + ki) % 3 == 1 ? 127 : fc.input_zero_point);
+                fc.os.output_zero_point = ci % 2 ? 127 : -128;
+                if (ci % 3 == 1) {
+                    fc.os.act_min = -20;
+                    fc.os.act_max = 90;
+                }
+                run_case(fc, 0, (rows + ci + ki) % 4, (rows + ki) % 5 != 0);
+            }
+    /* 1x1 over 40x40 pixels (1600 rows) and a 3x3 conv over 24x24: A rows
+     * span several 16 KiB panels */
+    ember_conv_geom g = make_geom(1, 40, 40, 17, 19, 1, 1, 1, 1, 0, 0, 1);
+    run_case(g, 0, 3, 1);
+    run_case(g, 0, 0, 1);
+    g = make_geom(1, 24, 24, 5, 33, 3, 3, 1, 1, 1, 0, 1);
+    run_case(g, 0, 3, 1);
+    g = make_geom(1, 48, 48, 3, 8, 3, 3, 2, 1, 1, 0, 1); /* a VWW-like stem */
+    run_case(g, 0, 3, 1);
+    run_case(g, 0, 0, 1);
+}
+
 static void random_geoms(int n) {
     for (int i = 0; i < n; ++i) {
         const int depthwise = th_rand() & 1;
@@ -212,7 +253,7 @@ static void random_geoms(int n) {
                                       th_range(1, 67), k, th_range(1, 5), th_range(1, 3), th_range(1, 2),
                                       th_rand() & 1, depthwise, 1);
         if (!geom_ok(&g)) continue;
-        run_case(g, depthwise, (int)(th_rand() % 3), th_rand() % 4 != 0);
+        run_case(g, depthwise, (int)(th_rand() % 4), th_rand() % 4 != 0);
     }
 }
 
@@ -241,6 +282,7 @@ int main(void) {
     }
     printf("available ISAs: %s\n", ember_isa_available_list());
     matrix();
+    rows_and_panels();
     random_geoms(150);
     bad_args();
     ember_threadpool_destroy(pool2);
