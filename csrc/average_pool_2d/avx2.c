@@ -30,14 +30,10 @@ static inline void ember_flush32_avx2(__m256i s0, __m256i s1, __m256i acc[4]) {
     acc[3] = _mm256_add_epi32(acc[3], _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s1, 1)));
 }
 
-static void ember_avgpool_32c_avx2(const int8_t *x, size_t kh, size_t kw, size_t row_stride, size_t channels,
-                                   int8_t *out, int32_t act_min, int32_t act_max) {
-    const ember_pool_div dv = ember_pool_div_make((uint32_t)(kh * kw));
-    ember_div_avx2 d;
-    d.magic = _mm256_set1_epi32((int32_t)dv.magic);
-    d.half = _mm256_set1_epi32(dv.half);
-    d.shift = _mm_cvtsi32_si128(dv.shift);
-    const __m256i lo = _mm256_set1_epi8((int8_t)act_min), hi = _mm256_set1_epi8((int8_t)act_max);
+/* One output pixel, all channels. */
+static inline void ember_avgpool_pixel_avx2(const int8_t *x, size_t kh, size_t kw, size_t row_stride,
+                                            size_t channels, int8_t *out, const ember_div_avx2 *d, __m256i lo,
+                                            __m256i hi, const ember_pool_stage *st) {
     size_t c = 0;
     for (; c + 32 <= channels; c += 32) {
         __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
@@ -58,7 +54,7 @@ static void ember_avgpool_32c_avx2(const int8_t *x, size_t kh, size_t kw, size_t
             }
         }
         ember_flush32_avx2(s0, s1, acc);
-        for (int k = 0; k < 4; ++k) acc[k] = ember_pool_div_avx2(acc[k], &d);
+        for (int k = 0; k < 4; ++k) acc[k] = ember_pool_div_avx2(acc[k], d);
         const __m256i w = _mm256_packs_epi16(_mm256_packs_epi32(acc[0], acc[1]), _mm256_packs_epi32(acc[2], acc[3]));
         const __m256i v = _mm256_permutevar8x32_epi32(w, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256((__m256i *)(out + c), _mm256_min_epi8(_mm256_max_epi8(v, lo), hi));
@@ -70,7 +66,7 @@ static void ember_avgpool_32c_avx2(const int8_t *x, size_t kh, size_t kw, size_t
             for (size_t j = 0; j < kw; ++j, px += channels)
                 acc = _mm256_add_epi32(acc, _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)px)));
         }
-        const __m256i q = ember_pool_div_avx2(acc, &d);
+        const __m256i q = ember_pool_div_avx2(acc, d);
         const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
         const __m128i v = _mm_packs_epi16(w, w);
         _mm_storel_epi64((__m128i *)(out + c),
@@ -81,8 +77,19 @@ static void ember_avgpool_32c_avx2(const int8_t *x, size_t kh, size_t kw, size_t
         for (size_t i = 0; i < kh; ++i)
             for (size_t j = 0; j < kw; ++j) sum += x[i * row_stride + j * channels + c];
         const int32_t avg = ember_pool_avg_round(sum, (int32_t)(kh * kw));
-        out[c] = (int8_t)(avg < act_min ? act_min : (avg > act_max ? act_max : avg));
+        out[c] = (int8_t)(avg < st->act_min ? st->act_min : (avg > st->act_max ? st->act_max : avg));
     }
+}
+
+static void ember_avgpool_32c_avx2(size_t pixels, const int8_t *x, size_t pixel_step, size_t kh, size_t kw,
+                                   size_t row_stride, size_t channels, int8_t *out, const ember_pool_stage *st) {
+    ember_div_avx2 d;
+    d.magic = _mm256_set1_epi32((int32_t)st->div_magic);
+    d.half = _mm256_set1_epi32(st->div_half);
+    d.shift = _mm_cvtsi32_si128(st->div_shift);
+    const __m256i lo = _mm256_set1_epi8((int8_t)st->act_min), hi = _mm256_set1_epi8((int8_t)st->act_max);
+    for (size_t p = 0; p < pixels; ++p, x += pixel_step, out += channels)
+        ember_avgpool_pixel_avx2(x, kh, kw, row_stride, channels, out, &d, lo, hi, st);
 }
 
 const ember_pool_ukernel ember_avgpool_32c__avx2 = {ember_avgpool_32c_avx2};

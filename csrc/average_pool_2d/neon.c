@@ -28,14 +28,10 @@ static inline int8x8_t ember_narrow8_s8(int32x4_t a, int32x4_t b) {
     return vqmovn_s16(vcombine_s16(vqmovn_s32(a), vqmovn_s32(b)));
 }
 
-static void ember_avgpool_16c_neon(const int8_t *x, size_t kh, size_t kw, size_t row_stride, size_t channels,
-                                   int8_t *out, int32_t act_min, int32_t act_max) {
-    const ember_pool_div dv = ember_pool_div_make((uint32_t)(kh * kw));
-    ember_div_neon d;
-    d.magic = vdup_n_u32(dv.magic);
-    d.nshift = vdupq_n_s64(-(int64_t)dv.shift);
-    d.half = vdupq_n_u32((uint32_t)dv.half);
-    const int8x16_t lo = vdupq_n_s8((int8_t)act_min), hi = vdupq_n_s8((int8_t)act_max);
+/* One output pixel, all channels. */
+static inline void ember_avgpool_pixel_neon(const int8_t *x, size_t kh, size_t kw, size_t row_stride,
+                                            size_t channels, int8_t *out, const ember_div_neon *d, int8x16_t lo,
+                                            int8x16_t hi, const ember_pool_stage *st) {
     size_t c = 0;
     for (; c + 16 <= channels; c += 16) {
         int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
@@ -57,10 +53,10 @@ static void ember_avgpool_16c_neon(const int8_t *x, size_t kh, size_t kw, size_t
                 }
             }
         }
-        a0 = ember_pool_div_neon(vaddw_s16(a0, vget_low_s16(s0)), &d);
-        a1 = ember_pool_div_neon(vaddw_s16(a1, vget_high_s16(s0)), &d);
-        a2 = ember_pool_div_neon(vaddw_s16(a2, vget_low_s16(s1)), &d);
-        a3 = ember_pool_div_neon(vaddw_s16(a3, vget_high_s16(s1)), &d);
+        a0 = ember_pool_div_neon(vaddw_s16(a0, vget_low_s16(s0)), d);
+        a1 = ember_pool_div_neon(vaddw_s16(a1, vget_high_s16(s0)), d);
+        a2 = ember_pool_div_neon(vaddw_s16(a2, vget_low_s16(s1)), d);
+        a3 = ember_pool_div_neon(vaddw_s16(a3, vget_high_s16(s1)), d);
         const int8x16_t v = vcombine_s8(ember_narrow8_s8(a0, a1), ember_narrow8_s8(a2, a3));
         vst1q_s8(out + c, vminq_s8(vmaxq_s8(v, lo), hi));
     }
@@ -74,7 +70,7 @@ static void ember_avgpool_16c_neon(const int8_t *x, size_t kh, size_t kw, size_t
                 a1 = vaddw_s16(a1, vget_high_s16(v));
             }
         }
-        const int8x8_t v = ember_narrow8_s8(ember_pool_div_neon(a0, &d), ember_pool_div_neon(a1, &d));
+        const int8x8_t v = ember_narrow8_s8(ember_pool_div_neon(a0, d), ember_pool_div_neon(a1, d));
         vst1_s8(out + c, vmin_s8(vmax_s8(v, vget_low_s8(lo)), vget_low_s8(hi)));
     }
     for (; c < channels; ++c) {
@@ -82,8 +78,19 @@ static void ember_avgpool_16c_neon(const int8_t *x, size_t kh, size_t kw, size_t
         for (size_t i = 0; i < kh; ++i)
             for (size_t j = 0; j < kw; ++j) sum += x[i * row_stride + j * channels + c];
         const int32_t avg = ember_pool_avg_round(sum, (int32_t)(kh * kw));
-        out[c] = (int8_t)(avg < act_min ? act_min : (avg > act_max ? act_max : avg));
+        out[c] = (int8_t)(avg < st->act_min ? st->act_min : (avg > st->act_max ? st->act_max : avg));
     }
+}
+
+static void ember_avgpool_16c_neon(size_t pixels, const int8_t *x, size_t pixel_step, size_t kh, size_t kw,
+                                   size_t row_stride, size_t channels, int8_t *out, const ember_pool_stage *st) {
+    ember_div_neon d;
+    d.magic = vdup_n_u32(st->div_magic);
+    d.nshift = vdupq_n_s64(-(int64_t)st->div_shift);
+    d.half = vdupq_n_u32((uint32_t)st->div_half);
+    const int8x16_t lo = vdupq_n_s8((int8_t)st->act_min), hi = vdupq_n_s8((int8_t)st->act_max);
+    for (size_t p = 0; p < pixels; ++p, x += pixel_step, out += channels)
+        ember_avgpool_pixel_neon(x, kh, kw, row_stride, channels, out, &d, lo, hi, st);
 }
 
 const ember_pool_ukernel ember_avgpool_16c__neon = {ember_avgpool_16c_neon};

@@ -28,14 +28,10 @@ static inline void ember_flush16_sse41(__m128i s0, __m128i s1, __m128i acc[4]) {
     acc[3] = _mm_add_epi32(acc[3], _mm_cvtepi16_epi32(_mm_srli_si128(s1, 8)));
 }
 
-static void ember_avgpool_16c_sse41(const int8_t *x, size_t kh, size_t kw, size_t row_stride, size_t channels,
-                                    int8_t *out, int32_t act_min, int32_t act_max) {
-    const ember_pool_div dv = ember_pool_div_make((uint32_t)(kh * kw));
-    ember_div_sse41 d;
-    d.magic = _mm_set1_epi32((int32_t)dv.magic);
-    d.half = _mm_set1_epi32(dv.half);
-    d.shift = _mm_cvtsi32_si128(dv.shift);
-    const __m128i lo = _mm_set1_epi8((int8_t)act_min), hi = _mm_set1_epi8((int8_t)act_max);
+/* One output pixel, all channels. */
+static inline void ember_avgpool_pixel_sse41(const int8_t *x, size_t kh, size_t kw, size_t row_stride,
+                                             size_t channels, int8_t *out, const ember_div_sse41 *d, __m128i lo,
+                                             __m128i hi, const ember_pool_stage *st) {
     size_t c = 0;
     for (; c + 16 <= channels; c += 16) {
         __m128i acc[4] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()};
@@ -55,7 +51,7 @@ static void ember_avgpool_16c_sse41(const int8_t *x, size_t kh, size_t kw, size_
             }
         }
         ember_flush16_sse41(s0, s1, acc);
-        for (int k = 0; k < 4; ++k) acc[k] = ember_pool_div_sse41(acc[k], &d);
+        for (int k = 0; k < 4; ++k) acc[k] = ember_pool_div_sse41(acc[k], d);
         const __m128i v = _mm_packs_epi16(_mm_packs_epi32(acc[0], acc[1]), _mm_packs_epi32(acc[2], acc[3]));
         _mm_storeu_si128((__m128i *)(out + c), _mm_min_epi8(_mm_max_epi8(v, lo), hi));
     }
@@ -69,7 +65,7 @@ static void ember_avgpool_16c_sse41(const int8_t *x, size_t kh, size_t kw, size_
                 a1 = _mm_add_epi32(a1, _mm_cvtepi8_epi32(_mm_srli_si128(v, 4)));
             }
         }
-        const __m128i w = _mm_packs_epi32(ember_pool_div_sse41(a0, &d), ember_pool_div_sse41(a1, &d));
+        const __m128i w = _mm_packs_epi32(ember_pool_div_sse41(a0, d), ember_pool_div_sse41(a1, d));
         _mm_storel_epi64((__m128i *)(out + c), _mm_min_epi8(_mm_max_epi8(_mm_packs_epi16(w, w), lo), hi));
     }
     for (; c < channels; ++c) {
@@ -77,8 +73,19 @@ static void ember_avgpool_16c_sse41(const int8_t *x, size_t kh, size_t kw, size_
         for (size_t i = 0; i < kh; ++i)
             for (size_t j = 0; j < kw; ++j) sum += x[i * row_stride + j * channels + c];
         const int32_t avg = ember_pool_avg_round(sum, (int32_t)(kh * kw));
-        out[c] = (int8_t)(avg < act_min ? act_min : (avg > act_max ? act_max : avg));
+        out[c] = (int8_t)(avg < st->act_min ? st->act_min : (avg > st->act_max ? st->act_max : avg));
     }
+}
+
+static void ember_avgpool_16c_sse41(size_t pixels, const int8_t *x, size_t pixel_step, size_t kh, size_t kw,
+                                    size_t row_stride, size_t channels, int8_t *out, const ember_pool_stage *st) {
+    ember_div_sse41 d;
+    d.magic = _mm_set1_epi32((int32_t)st->div_magic);
+    d.half = _mm_set1_epi32(st->div_half);
+    d.shift = _mm_cvtsi32_si128(st->div_shift);
+    const __m128i lo = _mm_set1_epi8((int8_t)st->act_min), hi = _mm_set1_epi8((int8_t)st->act_max);
+    for (size_t p = 0; p < pixels; ++p, x += pixel_step, out += channels)
+        ember_avgpool_pixel_sse41(x, kh, kw, row_stride, channels, out, &d, lo, hi, st);
 }
 
 const ember_pool_ukernel ember_avgpool_16c__sse41 = {ember_avgpool_16c_sse41};

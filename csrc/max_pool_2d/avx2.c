@@ -5,46 +5,50 @@
 
 #include "ember/kernels.h"
 
-static void ember_maxpool_32c_avx2(const int8_t *x, size_t kh, size_t kw, size_t row_stride, size_t channels,
-                                   int8_t *out, int32_t act_min, int32_t act_max) {
-    const __m256i lo = _mm256_set1_epi8((int8_t)act_min), hi = _mm256_set1_epi8((int8_t)act_max);
+static void ember_maxpool_32c_avx2(size_t pixels, const int8_t *x, size_t pixel_step, size_t kh, size_t kw,
+                                   size_t row_stride, size_t channels, int8_t *out, const ember_pool_stage *st) {
+    const __m256i lo = _mm256_set1_epi8((int8_t)st->act_min), hi = _mm256_set1_epi8((int8_t)st->act_max);
     const __m128i lo16 = _mm256_castsi256_si128(lo), hi16 = _mm256_castsi256_si128(hi);
-    size_t c = 0;
-    for (; c + 32 <= channels; c += 32) {
-        __m256i m = _mm256_set1_epi8(-128);
-        for (size_t i = 0; i < kh; ++i) {
-            const int8_t *px = x + i * row_stride + c;
-            for (size_t j = 0; j < kw; ++j, px += channels)
-                m = _mm256_max_epi8(m, _mm256_loadu_si256((const __m256i *)px));
-        }
-        _mm256_storeu_si256((__m256i *)(out + c), _mm256_min_epi8(_mm256_max_epi8(m, lo), hi));
-    }
-    if (c + 16 <= channels) {
-        __m128i m = _mm_set1_epi8(-128);
-        for (size_t i = 0; i < kh; ++i) {
-            const int8_t *px = x + i * row_stride + c;
-            for (size_t j = 0; j < kw; ++j, px += channels) m = _mm_max_epi8(m, _mm_loadu_si128((const __m128i *)px));
-        }
-        _mm_storeu_si128((__m128i *)(out + c), _mm_min_epi8(_mm_max_epi8(m, lo16), hi16));
-        c += 16;
-    }
-    if (c + 8 <= channels) {
-        __m128i m = _mm_set1_epi8(-128);
-        for (size_t i = 0; i < kh; ++i) {
-            const int8_t *px = x + i * row_stride + c;
-            for (size_t j = 0; j < kw; ++j, px += channels) m = _mm_max_epi8(m, _mm_loadl_epi64((const __m128i *)px));
-        }
-        _mm_storel_epi64((__m128i *)(out + c), _mm_min_epi8(_mm_max_epi8(m, lo16), hi16));
-        c += 8;
-    }
-    for (; c < channels; ++c) {
-        int32_t m = -128;
-        for (size_t i = 0; i < kh; ++i)
-            for (size_t j = 0; j < kw; ++j) {
-                const int32_t v = x[i * row_stride + j * channels + c];
-                if (v > m) m = v;
+    for (size_t p = 0; p < pixels; ++p, x += pixel_step, out += channels) {
+        size_t c = 0;
+        for (; c + 32 <= channels; c += 32) {
+            __m256i m = _mm256_set1_epi8(-128);
+            for (size_t i = 0; i < kh; ++i) {
+                const int8_t *px = x + i * row_stride + c;
+                for (size_t j = 0; j < kw; ++j, px += channels)
+                    m = _mm256_max_epi8(m, _mm256_loadu_si256((const __m256i *)px));
             }
-        out[c] = (int8_t)(m < act_min ? act_min : (m > act_max ? act_max : m));
+            _mm256_storeu_si256((__m256i *)(out + c), _mm256_min_epi8(_mm256_max_epi8(m, lo), hi));
+        }
+        if (c + 16 <= channels) {
+            __m128i m = _mm_set1_epi8(-128);
+            for (size_t i = 0; i < kh; ++i) {
+                const int8_t *px = x + i * row_stride + c;
+                for (size_t j = 0; j < kw; ++j, px += channels)
+                    m = _mm_max_epi8(m, _mm_loadu_si128((const __m128i *)px));
+            }
+            _mm_storeu_si128((__m128i *)(out + c), _mm_min_epi8(_mm_max_epi8(m, lo16), hi16));
+            c += 16;
+        }
+        if (c + 8 <= channels) {
+            __m128i m = _mm_set1_epi8(-128);
+            for (size_t i = 0; i < kh; ++i) {
+                const int8_t *px = x + i * row_stride + c;
+                for (size_t j = 0; j < kw; ++j, px += channels)
+                    m = _mm_max_epi8(m, _mm_loadl_epi64((const __m128i *)px));
+            }
+            _mm_storel_epi64((__m128i *)(out + c), _mm_min_epi8(_mm_max_epi8(m, lo16), hi16));
+            c += 8;
+        }
+        for (; c < channels; ++c) {
+            int32_t m = -128;
+            for (size_t i = 0; i < kh; ++i)
+                for (size_t j = 0; j < kw; ++j) {
+                    const int32_t v = x[i * row_stride + j * channels + c];
+                    if (v > m) m = v;
+                }
+            out[c] = (int8_t)(m < st->act_min ? st->act_min : (m > st->act_max ? st->act_max : m));
+        }
     }
 }
 

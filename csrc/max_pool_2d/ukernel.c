@@ -7,5 +7,5 @@ ember_status ember_max_pool_2d_s8_ukernel(const struct ember_pool_ukernel *uk, c
                                           const ember_nhwc *in, const int8_t *input, const ember_nhwc *out,
                                           int8_t *output, int32_t row_start, int32_t row_end) {
     if (uk == NULL) return ember_max_pool_2d_s8_scalar(p, in, input, out, output, row_start, row_end, NULL);
-    return ember_pool_2d_s8_walk_pixels(p, in, input, out, output, row_start, row_end, uk->run);
+    return ember_pool_2d_s8_walk_runs(p, in, input, out, output, row_start, row_end, uk->run, 0);
 }

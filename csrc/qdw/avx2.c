@@ -13,6 +13,14 @@
 #include "cpu/requant_avx2.h"
 #include "ember/kernels.h"
 
+/* The 3x3 row helpers take compile-time stride/requant/check flags: force
+ * inlining so that every call site is specialized. */
+#if defined(__GNUC__)
+#define EMBER_DW_INLINE static inline __attribute__((always_inline))
+#else
+#define EMBER_DW_INLINE static inline
+#endif
+
 /* Where a pixel's taps are: a pointer list, or base + p * step + off[t]. */
 typedef struct {
     const int8_t *const *taps;
@@ -212,5 +220,221 @@ static void ember_dwconv_16c_offsets_avx2(size_t pixels, size_t channels, size_t
     ember_dwconv_16c_body(pixels, channels, ntp, &src, w, out, os);
 }
 
-const ember_dwconv_ukernel ember_dwconv_16c__avx2 = {16, 2, ember_dw16_lanes, ember_dwconv_16c_avx2,
-                                                     ember_dwconv_16c_offsets_avx2};
+/* ---- 3x3 rows (dilation_w 1). Taps are packed in ROW_PAIRS order: pairs
+ * (0,kx)/(1,kx) for kx = 0..2, then (2,0)/(2,1) and (2,2)/zero weight. An
+ * input column c of rows 0/1 interleaved, V[c], serves the kx = c - X taps of
+ * every output pixel that reads it (three pixels at stride 1), so each input
+ * column is loaded and widened once per row instead of once per tap. */
+
+/* 16 channels of input column x of a row (already offset to the block), or
+ * the widened input zero point outside the image; checked = 0: known inside. */
+EMBER_DW_INLINE __m256i ember_col16(const int8_t *row, ptrdiff_t x, ptrdiff_t in_w, size_t C, __m256i zpv,
+                                  const int checked) {
+    if (!checked) return ember_load16_s8(row + (size_t)x * C);
+    return row != NULL && x >= 0 && x < in_w ? ember_load16_s8(row + (size_t)x * C) : zpv;
+}
+
+/* Widened input columns carried from one output pixel (or pair) to the next:
+ * V[X], V[X + 1] (rows 0/1 interleaved, lanes 0-7 / 8-15) and row 2 at X, X + 1. */
+typedef struct {
+    __m256i v0l, v0h, v1l, v1h, r2a, r2b;
+} ember_dw_cols;
+
+/* Sum of the five tap pairs of one output pixel (or pixel pair) given
+ * V[X..X+2] and row 2 at X..X+2, weights w[0..9] (pair p: lanes 0-7, 8-15). */
+#define EMBER_DW3X3_ACC(W)                                                                                        \
+    __m256i acc0 = _mm256_add_epi32(bias0, _mm256_madd_epi16(s->v0l, W(0, 0)));                                   \
+    __m256i acc1 = _mm256_add_epi32(bias1, _mm256_madd_epi16(s->v0h, W(0, 1)));                                   \
+    __m256i t0 = _mm256_madd_epi16(s->v1l, W(1, 0));                                                              \
+    __m256i t1 = _mm256_madd_epi16(s->v1h, W(1, 1));                                                              \
+    acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(v2l, W(2, 0)));                                               \
+    acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(v2h, W(2, 1)));                                               \
+    t0 = _mm256_add_epi32(t0, _mm256_madd_epi16(_mm256_unpacklo_epi16(s->r2a, s->r2b), W(3, 0)));                 \
+    t1 = _mm256_add_epi32(t1, _mm256_madd_epi16(_mm256_unpackhi_epi16(s->r2a, s->r2b), W(3, 1)));                 \
+    acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_unpacklo_epi16(c, _mm256_setzero_si256()), W(4, 0)));  \
+    acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_unpackhi_epi16(c, _mm256_setzero_si256()), W(4, 1)));  \
+    acc0 = _mm256_add_epi32(acc0, t0);                                                                            \
+    acc1 = _mm256_add_epi32(acc1, t1);                                                                            \
+    const __m256i pk = _mm256_packs_epi32(ember_requant_avx2_x(acc0, q0, zp, lo, hi, full),                       \
+                                          ember_requant_avx2_x(acc1, q1, zp, lo, hi, full));                      \
+    const __m128i res = _mm_packs_epi16(_mm256_castsi256_si128(pk), _mm256_extracti128_si256(pk, 1))
+
+/* One output pixel of a 16-channel block at input column X (stride S). */
+EMBER_DW_INLINE void ember_dw3x3_px16(ember_dw_cols *s, const int8_t *const *r, ptrdiff_t X, ptrdiff_t in_w, size_t C,
+                                    __m256i zpv, const __m256i *w, __m256i bias0, __m256i bias1, int8_t *o,
+                                    __m256i zp, __m256i lo, __m256i hi, const ember_rq_avx2 *q0,
+                                    const ember_rq_avx2 *q1, const int S, const int full, const int checked) {
+    __m256i a, b;
+    if (S == 2) {
+        a = ember_col16(r[0], X + 1, in_w, C, zpv, checked);
+        b = ember_col16(r[1], X + 1, in_w, C, zpv, checked);
+        s->v1l = _mm256_unpacklo_epi16(a, b);
+        s->v1h = _mm256_unpackhi_epi16(a, b);
+        s->r2b = ember_col16(r[2], X + 1, in_w, C, zpv, checked);
+    }
+    a = ember_col16(r[0], X + 2, in_w, C, zpv, checked);
+    b = ember_col16(r[1], X + 2, in_w, C, zpv, checked);
+    const __m256i c = ember_col16(r[2], X + 2, in_w, C, zpv, checked);
+    const __m256i v2l = _mm256_unpacklo_epi16(a, b), v2h = _mm256_unpackhi_epi16(a, b);
+#define EMBER_W16(p, h) _mm256_loadu_si256(w + 2 * (p) + (h))
+    EMBER_DW3X3_ACC(EMBER_W16);
+#undef EMBER_W16
+    _mm_storeu_si128((__m128i *)o, res);
+    if (S == 1) {
+        s->v0l = s->v1l;
+        s->v0h = s->v1h;
+        s->v1l = v2l;
+        s->v1h = v2h;
+        s->r2a = s->r2b;
+        s->r2b = c;
+    } else {
+        s->v0l = v2l;
+        s->v0h = v2h;
+        s->r2a = c;
+    }
+}
+
+/* One 16-channel block of an output row: stride S (1 or 2), full: requant
+ * with left shifts / INT32_MIN multipliers (constants: each call site is
+ * specialized). Pixels whose columns are all inside skip the bounds checks. */
+EMBER_DW_INLINE void ember_dw3x3_row16(size_t out_w, const int8_t *const *r, ptrdiff_t in_w, ptrdiff_t pad_left,
+                                     size_t C, __m256i zpv, const int32_t *hdr, int8_t *out, __m256i zp, __m256i lo,
+                                     __m256i hi, const ember_rq_avx2 *q0, const ember_rq_avx2 *q1, const int S,
+                                     const int full) {
+    const __m256i bias0 = _mm256_loadu_si256((const __m256i *)hdr);
+    const __m256i bias1 = _mm256_loadu_si256((const __m256i *)(hdr + 8));
+    const __m256i *w = (const __m256i *)(const void *)(hdr + EMBER_QHDR_WORDS * 16);
+    const int rows_in = r[0] != NULL && r[1] != NULL && r[2] != NULL;
+    ptrdiff_t X = -pad_left;
+    ember_dw_cols st, *s = &st;
+    __m256i a = ember_col16(r[0], X, in_w, C, zpv, 1), b = ember_col16(r[1], X, in_w, C, zpv, 1);
+    s->v0l = _mm256_unpacklo_epi16(a, b);
+    s->v0h = _mm256_unpackhi_epi16(a, b);
+    s->r2a = ember_col16(r[2], X, in_w, C, zpv, 1);
+    s->v1l = s->v1h = s->r2b = s->r2a;
+    if (S == 1) {
+        a = ember_col16(r[0], X + 1, in_w, C, zpv, 1);
+        b = ember_col16(r[1], X + 1, in_w, C, zpv, 1);
+        s->v1l = _mm256_unpacklo_epi16(a, b);
+        s->v1h = _mm256_unpackhi_epi16(a, b);
+        s->r2b = ember_col16(r[2], X + 1, in_w, C, zpv, 1);
+    }
+    for (size_t px = 0; px < out_w; ++px, X += S) {
+        if (rows_in && X >= 0 && X + 2 < in_w)
+            ember_dw3x3_px16(s, r, X, in_w, C, zpv, w, bias0, bias1, out + px * C, zp, lo, hi, q0, q1, S, full, 0);
+        else
+            ember_dw3x3_px16(s, r, X, in_w, C, zpv, w, bias0, bias1, out + px * C, zp, lo, hi, q0, q1, S, full, 1);
+    }
+}
+
+/* Columns x and x + 1 of an 8-channel row (one 16-byte load inside the
+ * image, zero points outside), widened: [column x | column x + 1]. */
+EMBER_DW_INLINE __m256i ember_col8x2(const int8_t *row, ptrdiff_t x, ptrdiff_t in_w, int8_t zpb, const int checked) {
+    if (!checked || (row != NULL && x >= 0 && x + 1 < in_w)) return ember_load16_s8(row + (size_t)x * 8);
+    int8_t buf[16];
+    for (int i = 0; i < 2; ++i) {
+        if (row != NULL && x + i >= 0 && x + i < in_w)
+            memcpy(buf + 8 * i, row + (size_t)(x + i) * 8, 8);
+        else
+            memset(buf + 8 * i, zpb, 8);
+    }
+    return ember_load16_s8(buf);
+}
+
+/* Output pixels px, px + 1 (input column X = px - pad_left) of an 8-channel
+ * layer at stride 1: pixel px in the low 128 bits and px + 1 in the high
+ * ones (channels 0-3 / 4-7 = lanes 0-3 / 8-11 of the block), so every
+ * vpmaddwd is 256 bits wide. */
+EMBER_DW_INLINE void ember_dw3x3_px8x2(ember_dw_cols *s, const int8_t *const *r, ptrdiff_t X, ptrdiff_t in_w,
+                                     int8_t zpb, const int16_t *w, __m256i bias0, __m256i bias1, int8_t *o, int both,
+                                     __m256i zp, __m256i lo, __m256i hi, const ember_rq_avx2 *q0,
+                                     const ember_rq_avx2 *q1, const int full, const int checked) {
+    __m256i a = ember_col8x2(r[0], X + 1, in_w, zpb, checked), b = ember_col8x2(r[1], X + 1, in_w, zpb, checked);
+    s->v1l = _mm256_unpacklo_epi16(a, b);
+    s->v1h = _mm256_unpackhi_epi16(a, b);
+    s->r2b = ember_col8x2(r[2], X + 1, in_w, zpb, checked);
+    a = ember_col8x2(r[0], X + 2, in_w, zpb, checked);
+    b = ember_col8x2(r[1], X + 2, in_w, zpb, checked);
+    const __m256i v2l = _mm256_unpacklo_epi16(a, b), v2h = _mm256_unpackhi_epi16(a, b);
+    const __m256i c = ember_col8x2(r[2], X + 2, in_w, zpb, checked);
+#define EMBER_W8(p, h) _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(w + 32 * (p) + 16 * (h))))
+    EMBER_DW3X3_ACC(EMBER_W8);
+#undef EMBER_W8
+    if (both)
+        _mm_storeu_si128((__m128i *)o, res);
+    else
+        _mm_storel_epi64((__m128i *)o, res);
+    s->v0l = v2l;
+    s->v0h = v2h;
+    s->r2a = c;
+}
+
+EMBER_DW_INLINE void ember_dw3x3_row8(size_t out_w, const int8_t *const *r, ptrdiff_t in_w, ptrdiff_t pad_left,
+                                    int8_t zpb, const int32_t *hdr, int8_t *out, __m256i zp, __m256i lo, __m256i hi,
+                                    const ember_rq_avx2 *q0, const ember_rq_avx2 *q1, const int full) {
+    const __m256i bias0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)hdr));
+    const __m256i bias1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(hdr + 8)));
+    const int16_t *w = (const int16_t *)(hdr + EMBER_QHDR_WORDS * 16);
+    const int rows_in = r[0] != NULL && r[1] != NULL && r[2] != NULL;
+    ptrdiff_t X = -pad_left;
+    ember_dw_cols st, *s = &st;
+    __m256i a = ember_col8x2(r[0], X, in_w, zpb, 1), b = ember_col8x2(r[1], X, in_w, zpb, 1);
+    s->v0l = _mm256_unpacklo_epi16(a, b);
+    s->v0h = _mm256_unpackhi_epi16(a, b);
+    s->r2a = ember_col8x2(r[2], X, in_w, zpb, 1);
+    for (size_t px = 0; px < out_w; px += 2, X += 2) {
+        const int both = px + 1 < out_w;
+        if (rows_in && X >= 0 && X + 3 < in_w)
+            ember_dw3x3_px8x2(s, r, X, in_w, zpb, w, bias0, bias1, out + px * 8, both, zp, lo, hi, q0, q1, full, 0);
+        else
+            ember_dw3x3_px8x2(s, r, X, in_w, zpb, w, bias0, bias1, out + px * 8, both, zp, lo, hi, q0, q1, full, 1);
+    }
+}
+
+static int ember_dwconv_16c_row3x3_avx2(size_t out_w, size_t channels, const int8_t *const *rows, int32_t in_w,
+                                        int32_t pad_left, int32_t stride_w, int32_t input_zero_point, const void *w,
+                                        int8_t *out, const ember_output_stage *os) {
+    const int c8 = channels == 8 && stride_w == 1;
+    if (!c8 && (channels % 16 != 0 || (stride_w != 1 && stride_w != 2))) return 0;
+    const size_t bb = ember_dw_block_bytes(16, 10);
+    const __m256i zp = _mm256_set1_epi32(os->output_zero_point);
+    const __m256i lo = _mm256_set1_epi32(os->act_min), hi = _mm256_set1_epi32(os->act_max);
+    const __m256i zpv = _mm256_set1_epi16((int16_t)input_zero_point);
+    const uint8_t *blk = (const uint8_t *)w;
+    for (size_t c0 = 0; c0 < channels; c0 += 16, blk += bb) {
+        const int32_t *hdr = (const int32_t *)(const void *)blk;
+        const int8_t *r[3];
+        for (int k = 0; k < 3; ++k) r[k] = rows[k] ? rows[k] + c0 : NULL;
+        if (c8) {
+            const ember_rq_avx2 q0 = ember_rq_x2(hdr, 0), q1 = ember_rq_x2(hdr, 8);
+            if (ember_rq_simple_avx2(&q0) && ember_rq_simple_avx2(&q1))
+                ember_dw3x3_row8(out_w, r, in_w, pad_left, (int8_t)input_zero_point, hdr, out, zp, lo, hi, &q0, &q1, 0);
+            else
+                ember_dw3x3_row8(out_w, r, in_w, pad_left, (int8_t)input_zero_point, hdr, out, zp, lo, hi, &q0, &q1, 1);
+            break;
+        }
+        const ember_rq_avx2 q0 = ember_rq_load_avx2(hdr, 16, 0), q1 = ember_rq_load_avx2(hdr, 16, 8);
+        const int simple = ember_rq_simple_avx2(&q0) && ember_rq_simple_avx2(&q1);
+        int8_t *o = out + c0;
+        if (stride_w == 1) {
+            if (simple)
+                ember_dw3x3_row16(out_w, r, in_w, pad_left, channels, zpv, hdr, o, zp, lo, hi, &q0, &q1, 1, 0);
+            else
+                ember_dw3x3_row16(out_w, r, in_w, pad_left, channels, zpv, hdr, o, zp, lo, hi, &q0, &q1, 1, 1);
+        } else {
+            if (simple)
+                ember_dw3x3_row16(out_w, r, in_w, pad_left, channels, zpv, hdr, o, zp, lo, hi, &q0, &q1, 2, 0);
+            else
+                ember_dw3x3_row16(out_w, r, in_w, pad_left, channels, zpv, hdr, o, zp, lo, hi, &q0, &q1, 2, 1);
+        }
+    }
+    return 1;
+}
+
+const ember_dwconv_ukernel ember_dwconv_16c__avx2 = {16,
+                                                     2,
+                                                     ember_dw16_lanes,
+                                                     ember_dwconv_16c_avx2,
+                                                     ember_dwconv_16c_offsets_avx2,
+                                                     EMBER_DW_TAPS_ROW_PAIRS,
+                                                     ember_dwconv_16c_row3x3_avx2};

@@ -79,7 +79,11 @@ ember_status ember_qdw_pack(const ember_conv_geom *g, ember_isa isa, const int8_
             for (int64_t t = 0; t < h.k; ++t) wsum += filter[t * C + c];
             const int64_t b = (bias ? (int64_t)bias[c] : 0) - (int64_t)g->input_zero_point * wsum;
             ember_qhdr_set(hb, cr, l, (int32_t)(uint32_t)(uint64_t)b, mult[c], shift[c]);
-            for (int64_t t = 0; t < h.k; ++t) w[((t / tr) * cr + l) * tr + (t % tr)] = filter[t * C + c];
+            for (int32_t ky = 0; ky < g->kernel_h; ++ky)
+                for (int32_t kx = 0; kx < g->kernel_w; ++kx) {
+                    const int64_t s = ember_dw_tap_slot(uk->tap_order, g->kernel_h, g->kernel_w, ky, kx);
+                    w[((s / tr) * cr + l) * tr + (s % tr)] = filter[((int64_t)ky * g->kernel_w + kx) * C + c];
+                }
         }
     }
     memset(base + h.zp_row_offset, (int8_t)g->input_zero_point, (size_t)g->in_c);
@@ -113,7 +117,8 @@ static void ember_qdw_build_taps(const ember_qdw_job *j, const int8_t *img, int3
             const int8_t *line = row_ok ? img + (size_t)iy * g->in_w * C : j->zp_row;
             for (int32_t kx = 0; kx < g->kernel_w; ++kx) {
                 const int32_t ix = ix0 + kx * g->dilation_w;
-                *pt++ = (row_ok && ix >= 0 && ix < g->in_w) ? line + (size_t)ix * C : j->zp_row;
+                pt[ember_dw_tap_slot(j->uk->tap_order, g->kernel_h, g->kernel_w, ky, kx)] =
+                    (row_ok && ix >= 0 && ix < g->in_w) ? line + (size_t)ix * C : j->zp_row;
             }
         }
     }
@@ -134,12 +139,14 @@ static void ember_qdw_task(void *ctx, int task, int ntasks, int thread) {
     ptrdiff_t tap_off[MAX_TAP_OFF];
     int use_offsets = uk->run_offsets != NULL && tp <= MAX_TAP_OFF;
     if (use_offsets) {
-        size_t t = 0;
+        for (size_t t = (size_t)j->h->k; t < tp; ++t) tap_off[t] = 0;
         for (int32_t ky = 0; ky < g->kernel_h; ++ky)
             for (int32_t kx = 0; kx < g->kernel_w; ++kx)
-                tap_off[t++] = ((ptrdiff_t)ky * g->dilation_h * g->in_w + (ptrdiff_t)kx * g->dilation_w) * (ptrdiff_t)C;
-        for (; t < tp; ++t) tap_off[t] = 0;
+                tap_off[ember_dw_tap_slot(uk->tap_order, g->kernel_h, g->kernel_w, ky, kx)] =
+                    ((ptrdiff_t)ky * g->dilation_h * g->in_w + (ptrdiff_t)kx * g->dilation_w) * (ptrdiff_t)C;
     }
+    /* Whole rows of a 3x3 kernel in one call when the kernel has that path. */
+    const int use_rows = uk->run_row3x3 != NULL && g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_w == 1;
     /* Output columns whose taps are all inside the image horizontally. */
     int32_t ox_lo = 0, ox_hi = 0;
     while (ox_lo < g->out_w && ox_lo * g->stride_w - g->pad_left < 0) ++ox_lo;
@@ -151,6 +158,16 @@ static void ember_qdw_task(void *ctx, int task, int ntasks, int thread) {
         const int32_t iy0 = oy * g->stride_h - g->pad_top;
         const int8_t *img = j->input + (size_t)b * g->in_h * g->in_w * C;
         int8_t *orow = j->output + (size_t)row * g->out_w * C;
+        if (use_rows) {
+            const int8_t *rows[3];
+            for (int32_t ky = 0; ky < 3; ++ky) {
+                const int32_t iy = iy0 + ky * g->dilation_h;
+                rows[ky] = iy >= 0 && iy < g->in_h ? img + (size_t)iy * g->in_w * C : NULL;
+            }
+            if (uk->run_row3x3((size_t)g->out_w, C, rows, g->in_w, g->pad_left, g->stride_w, g->input_zero_point,
+                               j->blocks, orow, &g->os))
+                continue;
+        }
         const int rows_inside = iy0 >= 0 && iy0 + (g->kernel_h - 1) * g->dilation_h < g->in_h;
         if (use_offsets && rows_inside && ox_hi > ox_lo) {
             if (ox_lo > 0) {

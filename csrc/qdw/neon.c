@@ -47,4 +47,5 @@ static void ember_dwconv_8c_neon(size_t pixels, size_t channels, size_t ntp, con
     }
 }
 
-const ember_dwconv_ukernel ember_dwconv_8c__neon = {8, 1, ember_dw8_lanes, ember_dwconv_8c_neon, NULL};
+const ember_dwconv_ukernel ember_dwconv_8c__neon = {8, 1, ember_dw8_lanes, ember_dwconv_8c_neon, NULL,
+                                                     EMBER_DW_TAPS_NATURAL, NULL};

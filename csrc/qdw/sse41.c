@@ -48,4 +48,5 @@ static void ember_dwconv_8c_sse41(size_t pixels, size_t channels, size_t ntp, co
     }
 }
 
-const ember_dwconv_ukernel ember_dwconv_8c__sse41 = {8, 2, ember_dw8_lanes_sse41, ember_dwconv_8c_sse41, NULL};
+const ember_dwconv_ukernel ember_dwconv_8c__sse41 = {8, 2, ember_dw8_lanes_sse41, ember_dwconv_8c_sse41, NULL,
+                                                      EMBER_DW_TAPS_NATURAL, NULL};

@@ -18,8 +18,9 @@
  *            8-channel stem conv would leave half of a 16-wide tile idle).
  *   add    - int8 ADD over contiguous runs (ember_add_ukernel); broadcasts
  *            are cut into runs by ember_add_s8_ukernel (csrc/add/ukernel.c).
- *   avgpool, maxpool - one output pixel of a pooling window, all channels
- *            (ember_pool_ukernel), driven by the pools' window walk.
+ *   avgpool, maxpool - a run of output pixels with same-shaped pooling
+ *            windows, all channels (ember_pool_ukernel), driven by the
+ *            pools' window walk (nn_common/pool_walk.h).
  *
  * Zero points are folded into the bias at pack time:
  *   bias'[n] = bias[n] - input_zp * sum_k w[n][k]
@@ -97,7 +98,31 @@ typedef struct {
      * cost as much as the arithmetic). */
     void (*run_offsets)(size_t pixels, size_t channels, size_t ntaps_padded, const int8_t *base, size_t pixel_step,
                         const ptrdiff_t *tap_off, const void *w, int8_t *out, const ember_output_stage *os);
+    /* Order of the taps in the packed groups (and in taps/tap_off above):
+     * EMBER_DW_TAPS_NATURAL (row-major) or EMBER_DW_TAPS_ROW_PAIRS (see
+     * ember_dw_tap_slot). */
+    int tap_order;
+    /* Optional: one whole output row of a 3x3 kernel with dilation_w 1:
+     * rows[ky] = input row of tap row ky (NULL: a padding row), output pixel
+     * x reads input columns x * stride_w - pad_left + kx (columns outside
+     * [0, in_w) read input_zero_point). Returns 0 (nothing written) for a
+     * shape it does not take (channels, stride_w); the caller then uses run. */
+    int (*run_row3x3)(size_t out_w, size_t channels, const int8_t *const *rows, int32_t in_w, int32_t pad_left,
+                      int32_t stride_w, int32_t input_zero_point, const void *w, int8_t *out,
+                      const ember_output_stage *os);
 } ember_dwconv_ukernel;
+
+enum { EMBER_DW_TAPS_NATURAL = 0, EMBER_DW_TAPS_ROW_PAIRS = 1 };
+
+/* Packed slot of tap (ky, kx) of a kh x kw kernel. ROW_PAIRS: rows 2i and
+ * 2i+1 interleaved column by column ((2i,0),(2i+1,0),(2i,1),...), then the
+ * last row of an odd kh in natural order; with taps in pairs (tr = 2) a
+ * 3x3 kernel pairs each column's rows 0/1 vertically, so one interleaved
+ * input column serves three output pixels of a stride-1 row. */
+static inline int ember_dw_tap_slot(int order, int kh, int kw, int ky, int kx) {
+    if (order != EMBER_DW_TAPS_ROW_PAIRS || ky >= kh - (kh & 1)) return ky * kw + kx;
+    return (ky / 2) * 2 * kw + kx * 2 + (ky & 1);
+}
 
 static inline size_t ember_dw_block_bytes(int cr, size_t ntaps_padded) {
     return (4 * EMBER_QHDR_WORDS * (size_t)cr + ntaps_padded * (size_t)cr * 2 + 63) / 64 * 64;
@@ -112,15 +137,22 @@ typedef struct ember_add_ukernel {
     void (*run_b_const)(size_t n, const int8_t *a, int32_t b_term, int8_t *out, const ember_add_params *p);
 } ember_add_ukernel;
 
-/* Pooling of one output pixel, all channels (ember/ops/pool_2d.h
- * semantics): the window clipped to the image is kh rows of kw input pixels,
- * pixel (i, j) at x + i * row_stride + j * channels;
- * out[c] = clamp(max or rounded average over the window, act_min, act_max).
- * Averages need kh * kw <= EMBER_POOL_UKERNEL_MAX_TAPS (sums stay below 2^31). */
+/* Pooling (ember/ops/pool_2d.h semantics): `pixels` output pixels whose
+ * windows, clipped to the image, have the same shape: kh rows of kw input
+ * pixels, pixel p's window at x + p * pixel_step, its tap (i, j) at
+ * + i * row_stride + j * channels; output pixel p (all channels) at
+ * out + p * channels; out = clamp(max or rounded average, act_min, act_max).
+ * Averages need kh * kw <= EMBER_POOL_UKERNEL_MAX_TAPS (sums below 2^31)
+ * and the division by kh * kw in the stage (nn_common/pool_div.h). */
 #define EMBER_POOL_UKERNEL_MAX_TAPS (1 << 23)
+typedef struct {
+    int32_t act_min, act_max;
+    uint32_t div_magic; /* average only: floor(u / (kh*kw)) == (u * div_magic) >> div_shift */
+    int32_t div_shift, div_half; /* div_half = (kh*kw) / 2 */
+} ember_pool_stage;
 typedef struct ember_pool_ukernel {
-    void (*run)(const int8_t *x, size_t kh, size_t kw, size_t row_stride, size_t channels, int8_t *out,
-                int32_t act_min, int32_t act_max);
+    void (*run)(size_t pixels, const int8_t *x, size_t pixel_step, size_t kh, size_t kw, size_t row_stride,
+                size_t channels, int8_t *out, const ember_pool_stage *st);
 } ember_pool_ukernel;
 
 typedef enum {
