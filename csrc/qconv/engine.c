@@ -243,14 +243,48 @@ static void ember_qconv_gather(const ember_qconv_job *j, int64_t b, int32_t oy, 
 }
 
 #if defined(__SSE2__)
+/* One interior pixel of a 3x3 kernel over 3 channels: 3 kernel rows of 9
+ * values, K = 27 assembled in registers and stored as 4 whole 16-byte
+ * chunks, so every A pair the micro-kernel loads comes from one store (a
+ * pair split across two overlapping stores fails store-to-load forwarding). */
+static inline void ember_qconv_gather_rgb3x3(const int8_t *src, size_t line, uint8_t *dst) {
+    const __m128i m9 = _mm_set_epi32(-1, (int)0xFFFFFF00u, 0, 0), m11 = _mm_set_epi32(0, 0x00FFFFFF, -1, -1);
+    const __m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)src);
+    const __m128i x1 = _mm_loadu_si128((const __m128i *)(const void *)(src + line));
+    const __m128i x2 = _mm_loadu_si128((const __m128i *)(const void *)(src + 2 * line));
+    const __m128i v0 = _mm_or_si128(_mm_andnot_si128(m9, x0), _mm_slli_si128(x1, 9));
+    const __m128i v1 = _mm_and_si128(_mm_or_si128(_mm_srli_si128(_mm_slli_si128(x1, 7), 14), _mm_slli_si128(x2, 2)), m11);
+    const __m128i s0 = _mm_cmpgt_epi8(_mm_setzero_si128(), v0), s1 = _mm_cmpgt_epi8(_mm_setzero_si128(), v1);
+    __m128i *d = (__m128i *)(void *)dst;
+    _mm_storeu_si128(d, _mm_unpacklo_epi8(v0, s0));
+    _mm_storeu_si128(d + 1, _mm_unpackhi_epi8(v0, s0));
+    _mm_storeu_si128(d + 2, _mm_unpacklo_epi8(v1, s1));
+    _mm_storeu_si128(d + 3, _mm_unpackhi_epi8(v1, s1));
+}
+
+/* One interior pixel of any short kernel row (kernel_w * in_c = seg <= 16):
+ * one load and two widening stores per kernel row, then the K padding. */
+static inline void ember_qconv_gather_short_px(const int8_t *src, size_t line, int32_t kh, size_t seg, int64_t k,
+                                               int64_t kp, uint8_t *dst) {
+    int16_t *d = (int16_t *)(void *)dst;
+    for (int32_t ky = 0; ky < kh; ++ky, src += line, d += seg) {
+        const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)src);
+        const __m128i sign = _mm_cmpgt_epi8(_mm_setzero_si128(), x);
+        _mm_storeu_si128((__m128i *)(void *)d, _mm_unpacklo_epi8(x, sign));
+        _mm_storeu_si128((__m128i *)(void *)(d + 8), _mm_unpackhi_epi8(x, sign));
+    }
+    for (int64_t q = k; q < kp; ++q) ((int16_t *)(void *)dst)[q] = 0;
+}
+
 /* Fills the A rows of output pixels [row0, row0 + mv) when kernel rows are
- * short (kernel_w * in_c <= 16, e.g. a 3x3 stem over 3 channels, int16 A):
- * for an interior pixel one 16-byte load and two widening stores per kernel
- * row, with the geometry in locals (with -fno-strict-aliasing the compiler
- * reloads it through j after every store otherwise). The stores run up to 16
- * elements past a kernel row's values; the next kernel row, the K padding
- * written last, the next A row or EMBER_GATHER_SLACK absorbs them. Border
- * pixels (and a last load that would pass the input's end) take the generic
+ * short (kernel_w * in_c <= 16, e.g. a 3x3 stem over 3 channels, int16 A).
+ * Pixels go in runs along an output row: a run of interior pixels (kernel
+ * inside the image, 16-byte loads inside the input) steps its source by
+ * stride_w * in_c with no per-pixel bounds logic; the geometry stays in
+ * locals (with -fno-strict-aliasing the compiler reloads it through j after
+ * every store otherwise). The stores run up to 16 elements past a kernel
+ * row's values; the next kernel row, the K padding written last, the next A
+ * row or EMBER_GATHER_SLACK absorbs them. Border pixels take the generic
  * gather. */
 static void ember_qconv_gather_rows_short(const ember_qconv_job *j, int64_t row0, int mv, uint8_t *abuf,
                                           size_t a_stride) {
@@ -263,47 +297,41 @@ static void ember_qconv_gather_rows_short(const ember_qconv_job *j, int64_t row0
     const int32_t last_ky = (kh - 1) * g->dilation_h;
     const int8_t *input = j->input, *input_end = j->input_end;
     const int rgb3x3 = kh == 3 && seg == 9 && kp <= 32; /* e.g. a 3x3 stem over 3 channels */
+    const size_t need = rgb3x3 ? 2 * line + 16 : (size_t)(kh - 1) * line + 16; /* bytes read from a pixel's src */
+    const size_t step = (size_t)sw * (size_t)ic;
+    const int32_t ox_lo = (pl + sw - 1) / sw;                               /* first ox with ix0 >= 0 */
+    const int32_t ox_hi = in_w - kw + pl >= 0 ? (in_w - kw + pl) / sw : -1; /* last ox with ix0 + kw <= in_w */
     const int64_t hw = (int64_t)out_h * out_w;
     int64_t b = row0 / hw;
     const int64_t r = row0 % hw;
     int32_t oy = (int32_t)(r / out_w), ox = (int32_t)(r % out_w);
-    for (int i = 0; i < mv; ++i) {
-        uint8_t *dst = abuf + (size_t)i * a_stride;
-        const int32_t iy0 = oy * sh - pt, ix0 = ox * sw - pl;
-        const int interior = iy0 >= 0 && ix0 >= 0 && iy0 + last_ky < in_h && ix0 + kw <= in_w;
-        const int8_t *src =
-            interior ? input + (((size_t)b * (size_t)in_h + (size_t)iy0) * (size_t)in_w + (size_t)ix0) * (size_t)ic
-                     : input;
-        if (interior && rgb3x3 && (size_t)(input_end - src) >= 2 * line + 16) {
-            /* 3 kernel rows of 9 values: K = 27 assembled in registers and
-             * stored as 4 whole 16-byte chunks, so every A pair the
-             * micro-kernel loads comes from one store (a pair split across
-             * two overlapping stores fails store-to-load forwarding) */
-            const __m128i m9 = _mm_set_epi32(-1, (int)0xFFFFFF00u, 0, 0), m11 = _mm_set_epi32(0, 0x00FFFFFF, -1, -1);
-            const __m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)src);
-            const __m128i x1 = _mm_loadu_si128((const __m128i *)(const void *)(src + line));
-            const __m128i x2 = _mm_loadu_si128((const __m128i *)(const void *)(src + 2 * line));
-            const __m128i v0 = _mm_or_si128(_mm_andnot_si128(m9, x0), _mm_slli_si128(x1, 9));
-            const __m128i v1 = _mm_and_si128(_mm_or_si128(_mm_srli_si128(_mm_slli_si128(x1, 7), 14), _mm_slli_si128(x2, 2)), m11);
-            const __m128i s0 = _mm_cmpgt_epi8(_mm_setzero_si128(), v0), s1 = _mm_cmpgt_epi8(_mm_setzero_si128(), v1);
-            __m128i *d = (__m128i *)(void *)dst;
-            _mm_storeu_si128(d, _mm_unpacklo_epi8(v0, s0));
-            _mm_storeu_si128(d + 1, _mm_unpackhi_epi8(v0, s0));
-            _mm_storeu_si128(d + 2, _mm_unpacklo_epi8(v1, s1));
-            _mm_storeu_si128(d + 3, _mm_unpackhi_epi8(v1, s1));
-        } else if (interior && (size_t)(input_end - src) >= (size_t)(kh - 1) * line + 16) {
-            int16_t *d = (int16_t *)(void *)dst;
-            for (int32_t ky = 0; ky < kh; ++ky, src += line, d += seg) {
-                const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)src);
-                const __m128i sign = _mm_cmpgt_epi8(_mm_setzero_si128(), x);
-                _mm_storeu_si128((__m128i *)(void *)d, _mm_unpacklo_epi8(x, sign));
-                _mm_storeu_si128((__m128i *)(void *)(d + 8), _mm_unpackhi_epi8(x, sign));
-            }
-            for (int64_t q = k; q < kp; ++q) ((int16_t *)(void *)dst)[q] = 0;
-        } else {
-            ember_qconv_gather(j, b, oy, ox, dst);
+    for (int i = 0; i < mv;) {
+        const int32_t iy0 = oy * sh - pt;
+        int run = 0;
+        const int8_t *src = input;
+        if (iy0 >= 0 && iy0 + last_ky < in_h && ox >= ox_lo && ox <= ox_hi) {
+            run = (ox_hi < out_w - 1 ? ox_hi : out_w - 1) - ox + 1;
+            if (run > mv - i) run = mv - i;
+            src = input + (((size_t)b * (size_t)in_h + (size_t)iy0) * (size_t)in_w + (size_t)(ox * sw - pl)) * (size_t)ic;
+            const ptrdiff_t room = (input_end - src) - (ptrdiff_t)need; /* pixel q of the run needs q * step <= room */
+            if (room < 0)
+                run = 0;
+            else if ((size_t)(run - 1) * step > (size_t)room)
+                run = (int)((size_t)room / step) + 1;
         }
-        if (++ox == out_w) {
+        uint8_t *dst = abuf + (size_t)i * a_stride;
+        if (run == 0) {
+            ember_qconv_gather(j, b, oy, ox, dst);
+            run = 1;
+        } else if (rgb3x3) {
+            for (int q = 0; q < run; ++q, src += step, dst += a_stride) ember_qconv_gather_rgb3x3(src, line, dst);
+        } else {
+            for (int q = 0; q < run; ++q, src += step, dst += a_stride)
+                ember_qconv_gather_short_px(src, line, kh, seg, k, kp, dst);
+        }
+        i += run;
+        ox += run;
+        if (ox == out_w) {
             ox = 0;
             if (++oy == out_h) {
                 oy = 0;

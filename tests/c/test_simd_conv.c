@@ -243,6 +243,18 @@ static void rows_and_panels(void) {
     g = make_geom(1, 48, 48, 3, 8, 3, 3, 2, 1, 1, 0, 1); /* a VWW-like stem */
     run_case(g, 0, 3, 1);
     run_case(g, 0, 0, 1);
+    /* short kernel rows (kernel_w * in_c <= 16: runs of interior pixels in
+     * the gather) with output rows that panels cut in the middle (out_w 47),
+     * batch 2, padding on every side, a dilated kernel height */
+    for (int ic = 1; ic <= 5; ++ic) {
+        g = make_geom(2, 95, 93, ic, ic == 3 ? 8 : 17, 3, 3, 2, 1, 1, 0, 1);
+        run_case(g, 0, ic % 4, 1);
+        g = make_geom(2, 9, 11, ic, 5, 3, ic < 3 ? 5 : 3, 1, 1, 1, 0, 1);
+        g.dilation_h = 2;
+        g.pad_top = 2;
+        g.out_h = out_size(g.in_h, g.kernel_h, 1, 2, 2, 2);
+        run_case(g, 0, (ic + 1) % 4, 1);
+    }
 }
 
 static void random_geoms(int n) {
