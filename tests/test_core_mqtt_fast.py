@@ -194,3 +194,141 @@ def test_publish_frame_dup_flag_and_errors():
         publish_frame("t", b"", 1, 0)
     with pytest.raises(ValueError, match="qos"):
         publish_frame("t", b"", 2, 1)
+
+
+# ---------------------------------------------------------------- ReadingDecoder
+import json  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from runtime.core._mqtt_fast import ReadingDecoder  # noqa: E402
+from runtime.core.config import ModelRoute  # noqa: E402
+from runtime.core.models import ServedModel  # noqa: E402
+from runtime.core.payload import BadInput, decode  # noqa: E402
+
+
+def served(features, channels, size):
+    t = lambda shape: SimpleNamespace(name="t", shape=shape, dtype="int8", scale=0.1, zero_point=0)
+    model = SimpleNamespace(inputs=[t((1, size))], outputs=[t((1, 2))], infer=lambda x: x)
+    return ServedModel(ModelRoute(name="m", path="m.tflite", features=list(features), channels=list(channels)), model)
+
+
+def general(sm, payload):
+    """The general path: json.loads + ServedModel.floats -> (seq, t, row) or None if rejected."""
+    try:
+        r = decode(payload)
+        return r.seq, r.t, sm.floats(r)
+    except BadInput:
+        return None
+
+
+def same(fast, slow):
+    return fast[:2] == slow[:2] and fast[2].dtype == np.float32 and fast[2].tobytes() == slow[2].tobytes()
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast")
+def test_reading_decoder_plain_forms():
+    dec = ReadingDecoder(["a", "b"], ["w"], 5)
+    sm = served(["a", "b"], ["w"], 5)
+    cases = [
+        b'{"seq": 3, "t": 99, "f": {"a": 1.5, "b": -2}, "ch": {"w": [0.1, 1e-3, 7]}}',
+        b'{"ch":{"w":[1,2,3]},"t":1,"f":{"b":0,"zz":5,"a":-0.0}}',             # order, extra feature
+        b' {"seq":-7,"f":{"a":1,"b":2,"w":[1,2]},"ch":{"w":[3,4,5]}} \n',         # channel from "ch" first
+        b'{"seq":1,"f":{"a":1,"w":[9,9,9]},"ch":{"b":2}}',                        # "f"/"ch" fallbacks
+        b'{"seq":1,"f":{"a":1,"a":4,"b":2},"ch":{"w":[3,4,5]}}',                  # duplicate: last wins
+        b'{"seq":1,"f":{"a":1e400,"b":2},"ch":{"w":[3,4,5]}}',                    # inf: rejected later
+        b'{"seq":1,"f":{"a":123456789012345,"b":3.4028235677973366e38},"ch":{"w":[1,2,3]}}',
+    ]
+    for p in cases:
+        fast, slow = dec.decode(p), general(sm, p)
+        assert fast is not None, p
+        assert same(fast, slow), (p, fast, slow)
+
+
+@pytest.mark.parametrize("payload", [
+    b'{"seq": 1.0, "f": {"a": 1, "b": 2}, "ch": {"w": [1,2,3]}}',        # seq must be an integer
+    b'{"seq": true, "f": {"a": 1, "b": 2}, "ch": {"w": [1,2,3]}}',
+    b'{"seq": 1, "f": {"a": 1}, "ch": {"w": [1,2,3]}}',                  # missing b
+    b'{"seq": 1, "f": {"a": 1, "b": 2}, "ch": {"w": [1,2]}}',            # wrong size
+    b'{"seq": 1, "f": {"a": 1, "b": 2}, "ch": {"w": [1,2,3]}',           # truncated
+    b'{"seq": 1, "f": {"a": 1, "b": 2}, "ch": {"w": [1,2,3]}} x',        # trailing garbage
+    b'{"seq": 1, "f": {"a": NaN, "b": 2}, "ch": {"w": [1,2,3]}}',        # not JSON numbers
+    b'{"seq": 1, "f": {"a": 01, "b": 2}, "ch": {"w": [1,2,3]}}',
+    b'{"seq": 1, "f": {"a": 1, "b": "2"}, "ch": {"w": [1,2,3]}}',
+    b'{"seq": 1, "f": {"a": 1, "b": [[2]]}, "ch": {"w": [1,2,3]}}',
+    b'{"seq": 1, "f": {"\\u0061": 1, "b": 2}, "ch": {"w": [1,2,3]}}',    # escaped key
+    b'{"seq": 1, "x": 0, "f": {"a": 1, "b": 2}, "ch": {"w": [1,2,3]}}',  # other top-level key
+    b'{"seq": 1, "f": {"a": 1, "b": 2}, "f": {"a": 1, "b": 2}, "ch": {"w": [1,2,3]}}',
+    b'{"seq": 12345678901234567, "f": {"a": 1, "b": 2}, "ch": {"w": [1,2,3]}}',
+    b'{"seq": 1, "f": {"a": 1234567890123456, "b": 2}, "ch": {"w": [1,2,3]}}',
+    b'{}', b'[]', b'', b'{"seq": 1,}',
+])
+def test_reading_decoder_leaves_everything_else_to_the_general_path(payload):
+    assert ReadingDecoder(["a", "b"], ["w"], 5).decode(payload) is None
+    assert ReadingDecoder(["a", "b"], ["w"], 5).decode(bytearray(payload)) is None
+
+
+_names = st.sampled_from(["a", "b", "w", "zz"])
+_num = st.one_of(st.integers(-10**17, 10**17), st.floats(allow_nan=False, width=64),
+                 st.floats(allow_nan=False, width=32))
+_val = st.one_of(_num, st.lists(_num, max_size=4))
+
+
+_finite = st.one_of(st.integers(-10**15 + 1, 10**15 - 1), st.floats(allow_nan=False, allow_infinity=False),
+                    st.floats(allow_nan=False, allow_infinity=False, width=32))
+_plain = st.fixed_dictionaries({"seq": st.integers(-10**15 + 1, 10**15 - 1), "t": st.integers(0, 2**40),
+                                "f": st.fixed_dictionaries({"a": _finite, "b": _finite},
+                                                           optional={"zz": st.lists(_finite, max_size=3)}),
+                                "ch": st.fixed_dictionaries({"w": st.lists(_finite, min_size=3, max_size=3)})})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_plain, st.fixed_dictionaries({}, optional={"seq": st.one_of(st.integers(-10**18, 10**18), st.booleans(), st.floats()),
+                                           "t": st.one_of(st.integers(0, 2**40), st.floats(0, 1e9)),
+                                           "f": st.dictionaries(_names, _val, max_size=4),
+                                           "ch": st.dictionaries(_names, _val, max_size=4)})),
+       st.sampled_from([None, 0, 2]), st.integers(0, 3))
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast")
+def test_reading_decoder_equals_the_general_path(msg, indent, cut):
+    text = json.dumps(msg, indent=indent, separators=None if indent is not None else (",", ":")).encode()
+    if cut == 3:
+        text = text[:-1]                                    # malformed
+    for features, channels in ((["a", "b"], ["w"]), (["w"], []), ([], ["a", "zz"])):
+        sm = served(features, channels, 5)
+        dec = ReadingDecoder(features, channels, 5)
+        fast, slow = dec.decode(text), general(sm, text)
+        if fast is not None:
+            assert slow is not None and same(fast, slow), (text, fast, slow)
+        elif features == ["a", "b"] and cut != 3 and set(msg) == {"seq", "t", "f", "ch"} \
+                and set(msg["f"]) == {"a", "b"}:
+            assert False, f"a plain reading took the general path: {text!r}"   # the fast path is used
+
+
+# ---------------------------------------------------------------- result_json
+from runtime.core._mqtt_fast import result_json  # noqa: E402
+from runtime.core.service import _json_head  # noqa: E402
+
+_f64 = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-128, 127), max_size=12), st.lists(_f64, max_size=12), _f64,
+       st.one_of(st.none(), st.sampled_from(["normal", "anomaly", "3", ""])),
+       st.integers(-2**63, 2**63 - 1), st.integers(-2**63, 2**63 - 1), _f64)
+def test_result_json_is_byte_identical_to_json_dumps(q, outputs, score, label, seq, t, lat):
+    node, model, version = "pump-2", "vibration", "1.0.0"
+    r = {"q": q, "outputs": outputs, "score": score}
+    if label is not None:
+        r["label"] = label
+    r["seq"], r["t"] = seq, t
+    rid = f"{node}:{model}:{t}:{seq}"
+    msg = {"node": node, "model": model, "version": version, **r, "latency_ms": lat, "rid": rid}
+    want = json.dumps(msg, separators=(",", ":")).encode()
+    assert result_json(_json_head(node, model, version), q, outputs, score, label, seq, t, lat, rid.encode()) == want
+
+
+def test_result_json_head_refuses_strings_that_need_escaping():
+    assert _json_head("n\u00e9", "m", "1") == b"" and _json_head('n"', "m", "1") == b""
+    assert _json_head("n\\", "m", "1") == b"" and _json_head("n\n", "m", "1") == b""
+    assert _json_head("n1", "m", "1") == b'{"node":"n1","model":"m","version":"1",'

@@ -19,6 +19,9 @@ closed (and the parser `reset()`).
 
 Builders: `pubacks(pids)` (all PUBACKs of a batch as one bytes, one write) and
 `publish_frame(topic, payload, qos, pid, dup, protocol)`.
+
+`ReadingDecoder(features, channels, size).decode(payload)`: a DESIGN.md JSON reading straight
+into the model's float32 input row (or None: take the general json.loads path).
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
@@ -251,3 +254,317 @@ def publish_frame(topic, payload, int qos=1, int pid=0, bint dup=False, int prot
     if plen:
         memcpy(o + i, &pv[0], plen)
     return out
+
+
+# ---------------------------------------------------------------- JSON readings
+from libc.stdlib cimport malloc, realloc, free, strtod
+from libc.string cimport memcmp, strlen
+
+cdef inline Py_ssize_t _ws(const unsigned char *p, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    while i < n and (p[i] == 32 or p[i] == 10 or p[i] == 13 or p[i] == 9):
+        i += 1
+    return i
+
+
+cdef inline Py_ssize_t _number(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, bint *integral) noexcept nogil:
+    """End of the JSON number at p[i] (-1 if there is none); integral: no fraction or exponent."""
+    cdef Py_ssize_t s
+    integral[0] = True
+    if i < n and p[i] == 45:                      # '-'
+        i += 1
+    if i >= n:
+        return -1
+    if p[i] == 48:                                # '0'
+        i += 1
+    elif 49 <= p[i] <= 57:
+        while i < n and 48 <= p[i] <= 57:
+            i += 1
+    else:
+        return -1
+    if i < n and p[i] == 46:                      # '.'
+        integral[0] = False
+        i += 1
+        s = i
+        while i < n and 48 <= p[i] <= 57:
+            i += 1
+        if i == s:
+            return -1
+    if i < n and (p[i] == 101 or p[i] == 69):     # 'e' 'E'
+        integral[0] = False
+        i += 1
+        if i < n and (p[i] == 43 or p[i] == 45):
+            i += 1
+        s = i
+        while i < n and 48 <= p[i] <= 57:
+            i += 1
+        if i == s:
+            return -1
+    return i
+
+
+cdef class ReadingDecoder:
+    """The DESIGN.md JSON reading `{"seq": int, "t": int, "f": {name: number}, "ch": {name: number
+    | [numbers]}}` straight into a model's float32 input row, in route order (features: "f" first,
+    else "ch"; then channels: "ch" first, else "f"; concatenated), without building Python objects.
+
+    decode(payload) -> (seq, t, float32 row of `size`) or None. None means "not the plain form":
+    escapes in keys, other top-level keys, nested values, a missing name, a different total size,
+    non-integer seq/t, integers of more than 15 digits, anything json.loads would reject... The
+    caller then takes the general path (json.loads), which gives the reason for a rejection, so
+    this fast path changes no result and no error; values are converted exactly as the general
+    path does (correctly rounded decimal -> double -> float32).
+    """
+
+    cdef tuple _names                 # route names as UTF-8 bytes: features, then channels
+    cdef Py_ssize_t _nf, _n, size
+    cdef double *_vals
+    cdef Py_ssize_t _cap
+    cdef Py_ssize_t *_span            # per name and source (0 = "f", 1 = "ch"): start, count (-1: absent)
+    cdef object _np
+
+    def __cinit__(self):
+        self._vals = NULL
+        self._span = NULL
+
+    def __init__(self, features, channels, Py_ssize_t size):
+        import numpy
+        self._np = numpy
+        self._names = tuple(s.encode("utf-8") for s in list(features) + list(channels))
+        self._nf = len(features)
+        self._n = len(self._names)
+        self.size = size
+        if self._n == 0 or size <= 0:
+            raise ValueError("ReadingDecoder needs route features or channels and a positive size")
+        self._cap = max(64, 2 * size)
+        self._vals = <double *>malloc(self._cap * sizeof(double))
+        self._span = <Py_ssize_t *>malloc(4 * self._n * sizeof(Py_ssize_t))
+        if self._vals == NULL or self._span == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        free(self._vals)
+        free(self._span)
+
+    cdef int _push(self, Py_ssize_t k, double v) except -1:
+        cdef double *grown
+        if k >= self._cap:
+            grown = <double *>realloc(self._vals, 2 * self._cap * sizeof(double))
+            if grown == NULL:
+                raise MemoryError()
+            self._vals = grown
+            self._cap *= 2
+        self._vals[k] = v
+        return 0
+
+    cdef Py_ssize_t _find(self, const unsigned char *key, Py_ssize_t kl):
+        cdef Py_ssize_t j
+        cdef bytes name
+        for j in range(self._n):
+            name = <bytes>self._names[j]
+            if len(name) == kl and memcmp(PyBytes_AS_STRING(name), key, kl) == 0:
+                return j
+        return -1
+
+    def decode(self, payload):
+        if type(payload) is not bytes:
+            return None
+        cdef const unsigned char *p = <const unsigned char *>PyBytes_AS_STRING(payload)
+        cdef Py_ssize_t n = len(payload)
+        cdef Py_ssize_t i, e, ks, kl, j, k = 0, src, start, total, m, c
+        cdef long long seq = -1, t = 0
+        cdef bint integral, seen_f = False, seen_ch = False, first
+        cdef double v
+        for j in range(4 * self._n):
+            self._span[j] = -1
+        i = _ws(p, 0, n)
+        if i >= n or p[i] != 123:                             # '{'
+            return None
+        i = _ws(p, i + 1, n)
+        if i < n and p[i] == 125:                             # '{}'
+            return None
+        while True:
+            if i >= n or p[i] != 34:                          # key
+                return None
+            ks = i + 1
+            i = ks
+            while i < n and p[i] != 34 and p[i] != 92:
+                i += 1
+            if i >= n or p[i] != 34:
+                return None
+            kl = i - ks
+            i = _ws(p, i + 1, n)
+            if i >= n or p[i] != 58:                          # ':'
+                return None
+            i = _ws(p, i + 1, n)
+            if (kl == 3 and memcmp(p + ks, b"seq", 3) == 0) or (kl == 1 and p[ks] == 116):
+                e = _number(p, i, n, &integral)
+                if e < 0 or not integral or e - i - (p[i] == 45) > 15:
+                    return None
+                if kl == 3:
+                    seq = <long long>strtod(<const char *>(p + i), NULL)
+                else:
+                    t = <long long>strtod(<const char *>(p + i), NULL)
+                i = e
+            elif (kl == 1 and p[ks] == 102) or (kl == 2 and p[ks] == 99 and p[ks + 1] == 104):
+                src = 0 if kl == 1 else 1
+                if (seen_f if src == 0 else seen_ch):
+                    return None                               # a repeated object replaces the first
+                if src == 0:
+                    seen_f = True
+                else:
+                    seen_ch = True
+                if i >= n or p[i] != 123:
+                    return None
+                i = _ws(p, i + 1, n)
+                first = True
+                while not (i < n and p[i] == 125 and first):
+                    if i >= n or p[i] != 34:
+                        return None
+                    ks = i + 1
+                    i = ks
+                    while i < n and p[i] != 34 and p[i] != 92:
+                        i += 1
+                    if i >= n or p[i] != 34:
+                        return None
+                    kl = i - ks
+                    i = _ws(p, i + 1, n)
+                    if i >= n or p[i] != 58:
+                        return None
+                    i = _ws(p, i + 1, n)
+                    j = self._find(p + ks, kl)
+                    start = k
+                    if i < n and p[i] == 91:                  # '[' numbers ']'
+                        i = _ws(p, i + 1, n)
+                        if i < n and p[i] == 93:
+                            i += 1
+                        else:
+                            while True:
+                                e = _number(p, i, n, &integral)
+                                if e < 0 or (integral and e - i - (p[i] == 45) > 15):
+                                    return None
+                                if j >= 0:
+                                    self._push(k, strtod(<const char *>(p + i), NULL))
+                                    k += 1
+                                i = _ws(p, e, n)
+                                if i < n and p[i] == 44:
+                                    i = _ws(p, i + 1, n)
+                                    continue
+                                if i < n and p[i] == 93:
+                                    i += 1
+                                    break
+                                return None
+                    else:
+                        e = _number(p, i, n, &integral)
+                        if e < 0 or (integral and e - i - (p[i] == 45) > 15):
+                            return None
+                        if j >= 0:
+                            self._push(k, strtod(<const char *>(p + i), NULL))
+                            k += 1
+                        i = e
+                    if j >= 0:                                # last one wins, as in json.loads
+                        self._span[4 * j + 2 * src] = start
+                        self._span[4 * j + 2 * src + 1] = k - start
+                    first = False
+                    i = _ws(p, i, n)
+                    if i < n and p[i] == 44:
+                        i = _ws(p, i + 1, n)
+                        continue
+                    if i < n and p[i] == 125:
+                        break
+                    return None
+                i += 1
+            else:
+                return None                                   # another top-level key: general path
+            i = _ws(p, i, n)
+            if i < n and p[i] == 44:
+                i = _ws(p, i + 1, n)
+                continue
+            if i < n and p[i] == 125:
+                break
+            return None
+        if _ws(p, i + 1, n) != n:
+            return None
+        total = 0
+        for j in range(self._n):                              # features: "f" first; channels: "ch" first
+            src = 0 if j < self._nf else 1
+            if self._span[4 * j + 2 * src] < 0:
+                src = 1 - src
+                if self._span[4 * j + 2 * src] < 0:
+                    return None
+            total += self._span[4 * j + 2 * src + 1]
+        if total != self.size:
+            return None
+        row = self._np.empty(total, self._np.float32)
+        cdef float[::1] out = row
+        m = 0
+        for j in range(self._n):
+            src = 0 if j < self._nf else 1
+            if self._span[4 * j + 2 * src] < 0:
+                src = 1 - src
+            start = self._span[4 * j + 2 * src]
+            for c in range(self._span[4 * j + 2 * src + 1]):
+                out[m] = <float>self._vals[start + c]
+                m += 1
+        return seq, t, row
+
+
+# ---------------------------------------------------------------- result JSON
+from cpython.mem cimport PyMem_Free
+from libc.stdio cimport snprintf
+
+cdef extern from "Python.h":
+    char *PyOS_double_to_string(double val, char format_code, int precision, int flags, int *ptype) except NULL
+    int Py_DTSF_ADD_DOT_0
+
+
+cdef inline Py_ssize_t _put(char *o, Py_ssize_t i, const char *s, Py_ssize_t n) noexcept:
+    memcpy(o + i, s, n)
+    return i + n
+
+
+cdef Py_ssize_t _put_float(char *o, Py_ssize_t i, double v) except -1:
+    cdef char *s = PyOS_double_to_string(v, b'r', 0, Py_DTSF_ADD_DOT_0, NULL)   # float.__repr__
+    cdef Py_ssize_t n = strlen(s)
+    memcpy(o + i, s, n)
+    PyMem_Free(s)
+    return i + n
+
+
+def result_json(bytes head, list q, list outputs, double score, label, long long seq, long long t,
+                double latency_ms, bytes rid):
+    """One result message as json.dumps(separators=(",", ":")) writes the core's result dict:
+    head + `"q":[..],"outputs":[..],"score":s[,"label":"l"],"seq":n,"t":n,"latency_ms":x,"rid":"rid"}`.
+    head is `{"node":...,"model":...,"version":...,` and it, label and rid must need no JSON
+    escaping (the caller checks; values are finite: dequantized int8)."""
+    cdef bytes lab = b"" if label is None else (<str>label).encode("ascii")
+    cdef Py_ssize_t cap = len(head) + len(rid) + len(lab) + 32 * (len(q) + len(outputs)) + 160
+    out = PyBytes_FromStringAndSize(NULL, cap)
+    cdef char *o = PyBytes_AS_STRING(out)
+    cdef Py_ssize_t i = 0, j
+    cdef char num[128]
+    i = _put(o, i, PyBytes_AS_STRING(head), len(head))
+    i = _put(o, i, b'"q":[', 5)
+    for j in range(len(q)):
+        if j:
+            o[i] = 44
+            i += 1
+        i = _put(o, i, num, snprintf(num, 128, "%lld", <long long>q[j]))
+    i = _put(o, i, b'],"outputs":[', 13)
+    for j in range(len(outputs)):
+        if j:
+            o[i] = 44
+            i += 1
+        i = _put_float(o, i, <double>outputs[j])
+    i = _put(o, i, b'],"score":', 10)
+    i = _put_float(o, i, score)
+    if label is not None:
+        i = _put(o, i, b',"label":"', 10)
+        i = _put(o, i, PyBytes_AS_STRING(lab), len(lab))
+        o[i] = 34
+        i += 1
+    i = _put(o, i, num, snprintf(num, 128, ',"seq":%lld,"t":%lld,"latency_ms":', seq, t))
+    i = _put_float(o, i, latency_ms)
+    i = _put(o, i, b',"rid":"', 8)
+    i = _put(o, i, PyBytes_AS_STRING(rid), len(rid))
+    i = _put(o, i, b'"}', 2)
+    return out[:i]

@@ -44,6 +44,23 @@ from .payload import BadInput, Block, decode
 
 log = logging.getLogger("ember.core")
 
+try:   # C decoder of the plain JSON reading and C result encoder (Cython, optional: else json)
+    from ._mqtt_fast import ReadingDecoder as _ReadingDecoder, result_json as _result_json
+except ImportError:
+    _ReadingDecoder = _result_json = None
+
+
+def _json_plain(s: str) -> bool:
+    """True when json.dumps writes `s` as it is between quotes (printable ASCII, no quote/backslash)."""
+    return s.isascii() and s.isprintable() and '"' not in s and "\\" not in s
+
+
+def _json_head(node: str, model: str, version: str) -> bytes:
+    """`{"node":..,"model":..,"version":..,` for the C result encoder, or b"" if escaping is needed."""
+    if not (_json_plain(node) and _json_plain(model) and _json_plain(version)):
+        return b""
+    return f'{{"node":"{node}","model":"{model}","version":"{version}",'.encode()
+
 COUNTERS = ("received", "readings", "results", "bad_json", "bad_payload", "wrong_size", "missing_value",
             "unknown_node", "inference_error", "queue_overflow", "publish_error", "uplink_rejected",
             "nodes_untracked", "internal_error", "ingest_paused", "ingest_reconnects", "protocol_error",
@@ -51,6 +68,11 @@ COUNTERS = ("received", "readings", "results", "bad_json", "bad_payload", "wrong
 
 
 MAX_NODES = 10_000
+# One worker batch: at most this many node messages / payload bytes. Decoded readings, results and
+# their JSON take ~10-20x the payload bytes while a batch is processed, so the byte bound keeps
+# the core's peak memory down (a 4096-message batch of JSON readings held ~10 MB).
+BATCH_ITEMS = 4096
+BATCH_BYTES = 128 << 10
 
 
 def topics(prefix: str) -> dict:
@@ -106,6 +128,8 @@ class Core:
         self._out_results: list = []            # lean path: (topic, payload) to send with the batch's PUBACKs
         self._out_pids: list = []
         self._out_gen = 0
+        self._decoders: dict = {}               # model name -> (ServedModel, C JSON reading decoder or None)
+        self._heads: dict = {}                  # (node, model, version) -> result JSON head (C encoder)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -427,9 +451,12 @@ class Core:
                 items = []
                 inbox = self._inbox
                 with self._inbox_lock:
-                    while inbox and len(items) < 4096:
-                        items.append(inbox.popleft())
-                    self._inbox_bytes -= sum(len(it[1]) for it in items)
+                    size = 0
+                    while inbox and len(items) < BATCH_ITEMS and size < BATCH_BYTES:
+                        it = inbox.popleft()
+                        items.append(it)
+                        size += len(it[1])
+                    self._inbox_bytes -= size
                 if self.ingest is not None:
                     self.ingest.resume()
                 try:
@@ -457,6 +484,13 @@ class Core:
             if not routes:
                 self._bad("unknown_node", node, "no model is configured for this node")
                 continue
+            if payload[:1] == b"{":
+                fast = self._fast_rows(payload, routes, models)
+                if fast is not None:                   # plain JSON reading decoded in C
+                    self.counters["readings"] += 1
+                    for name, (seq, t, row) in zip(routes, fast):
+                        groups[name].append([i, [seq], [t], row, False])
+                    continue
             try:
                 r = decode(payload)
             except BadInput as e:
@@ -534,10 +568,37 @@ class Core:
             self._ack(items)
         self._flush()
 
+    def _fast_rows(self, payload: bytes, routes: list, models: dict):
+        """[(seq, t, float32 row)] per route from the C JSON reading decoder, or None (general path)."""
+        out = []
+        for name in routes:
+            served = models[name]
+            entry = self._decoders.get(name)
+            if entry is None or entry[0] is not served:
+                entry = self._decoders[name] = (served, self._make_decoder(served))
+            if entry[1] is None:
+                return None
+            r = entry[1].decode(payload)
+            if r is None:
+                return None
+            out.append(r)
+        return out
+
+    @staticmethod
+    def _make_decoder(served):
+        if not (served.features or served.channels) or _ReadingDecoder is None:
+            return None
+        return _ReadingDecoder(served.features, served.channels, served.size)
+
     def _publish_results(self, items: list, results: dict, models: dict) -> bool:
         qos = self.cfg.result_qos
         done = time.monotonic()
         outgoing = []
+        hook = self.result_hook
+        fast = _result_json is not None
+        heads = self._heads
+        if len(heads) > MAX_NODES:
+            heads.clear()
         for (i, name), rows in results.items():
             topic, payload, t_recv, _, _, _ = items[i]
             node = topic.rsplit("/", 2)[-2]
@@ -545,29 +606,48 @@ class Core:
             lat = done - t_recv
             model.latency.add_many((lat,))
             out_topic = f"{self.prefix}/results/{name}/{node}"
+            lat_ms = round(lat * 1e3, 3)
             # rid: the same node message always gives the same id, so a receiver can drop the
             # duplicates a redelivery (core crash before the PUBACK) produces.
             if len(rows) == 1 and payload[:1] == b"{":
-                msg = {"node": node, "model": name, "version": model.version, **rows[0],
-                       "latency_ms": round(lat * 1e3, 3),
-                       "rid": f"{node}:{name}:{rows[0]['t']}:{rows[0]['seq']}"}
+                r = rows[0]
+                rid = f"{node}:{name}:{r['t']}:{r['seq']}"
+                data = None
+                if fast:   # the same bytes as json.dumps of the dict below, written in C
+                    key = (node, name, model.version)
+                    head = heads.get(key)
+                    if head is None:
+                        head = heads[key] = _json_head(node, name, model.version)
+                    label = r.get("label")
+                    if head and (label is None or _json_plain(label)):
+                        try:
+                            data = _result_json(head, r["q"], r["outputs"], r["score"], label, r["seq"], r["t"],
+                                                lat_ms, rid.encode())
+                        except (OverflowError, TypeError):
+                            data = None
+                msg = None
+                if data is None or hook is not None:
+                    msg = {"node": node, "model": name, "version": model.version, **r,
+                           "latency_ms": lat_ms, "rid": rid}
+                if data is None:
+                    data = json.dumps(msg, separators=(",", ":")).encode()
             else:
                 msg = {"node": node, "model": name, "version": model.version, "results": rows,
-                       "latency_ms": round(lat * 1e3, 3),
+                       "latency_ms": lat_ms,
                        "rid": f"{node}:{name}:{rows[0]['t']}:{rows[0]['seq']}+{len(rows)}"}
-            data = json.dumps(msg, separators=(",", ":"))
+                data = json.dumps(msg, separators=(",", ":")).encode()
             self.counters["results"] += len(rows)
             outgoing.append((out_topic, msg, data))
         stored = True
         if self.uplink is not None and outgoing:    # durable before the node message is acknowledged
-            stored = self.uplink.put([(t, d.encode(), 1) for t, _, d in outgoing])
-        lean = self.ingest is not None
+            stored = self.uplink.put([(t, d, 1) for t, _, d in outgoing])
+        if self.ingest is not None:                    # sent with the batch's PUBACKs (_flush)
+            self._out_results.extend((t, d) for t, _, d in outgoing)
+            if hook is not None:
+                for out_topic, msg, _ in outgoing:
+                    hook(out_topic, msg)
+            return stored
         for out_topic, msg, data in outgoing:
-            if lean:                                   # sent with the batch's PUBACKs (_flush)
-                self._out_results.append((out_topic, data.encode()))
-                if self.result_hook is not None:
-                    self.result_hook(out_topic, msg)
-                continue
             try:
                 info = self.client.publish(out_topic, data, qos)
                 if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
@@ -575,8 +655,8 @@ class Core:
             except (ValueError, RuntimeError) as e:
                 self.counters["publish_error"] += 1
                 self._warn("publish_error", "%s: %s", out_topic, e)
-            if self.result_hook is not None:
-                self.result_hook(out_topic, msg)
+            if hook is not None:
+                hook(out_topic, msg)
         return stored
 
     def _ack(self, items: list) -> None:
