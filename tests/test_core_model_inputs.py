@@ -91,3 +91,23 @@ def test_features_outside_the_fast_path_give_the_same_values(model_path):
     one = served(model_path, features=["a"])
     r = Reading(1, 2, f={"a": list(range(n))})                                   # a single window feature
     assert np.array_equal(one.floats(r), np.arange(n, dtype=np.float32))
+
+
+def test_latency_percentiles_match_numpy_without_importing_numpy_ma():
+    from runtime.core.models import LatencyWindow, percentile
+    rng = np.random.default_rng(2)
+    for n in (1, 2, 3, 10, 2048):
+        v = rng.exponential(0.01, n).tolist()
+        s = sorted(v)
+        for q in (0, 1, 50, 99, 100):
+            assert percentile(s, q) == pytest.approx(float(np.percentile(v, q)), rel=1e-12, abs=1e-15)
+        w = LatencyWindow()
+        w.add_many(v)
+        assert w.percentiles() == pytest.approx((np.percentile(v, 50), np.percentile(v, 99)), rel=1e-12)
+    import subprocess
+    import sys
+    probe = ("import sys; from runtime.core.models import LatencyWindow as W; w = W(); w.add_many([0.1, 0.2]); "
+             "w.percentiles(); print('numpy.ma' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"          # np.percentile would pull in numpy.ma (+1.3 MB RSS)

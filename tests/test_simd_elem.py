@@ -37,6 +37,7 @@ def _assert_add_all_isas(buf, rng, what, n_inputs=2):
             if isa != "scalar":
                 assert m.memory["persistent_bytes"] > 0, f"{what}: {isa} plan did not record its SIMD path"
             loaded.append((isa, m))
+            loaded.append((f"{isa} x2 threads", runtime.load(buf, num_threads=2)))
     finally:
         _core.set_isa(before)
     for _ in range(n_inputs):
@@ -51,6 +52,8 @@ def _assert_add_all_isas(buf, rng, what, n_inputs=2):
 
 ADD_SHAPES = [((n,), (n,)) for n in (1, 7, 8, 15, 16, 17, 31, 32, 33, 47, 64, 67, 129)] + [
     ((1, 16, 16, 32), (1, 16, 16, 32)),  # ResNet-like residual add
+    ((1, 32, 33, 20), (1, 32, 33, 20)),  # large enough to be split across threads
+    ((1, 40, 30, 17), (17,)),
     ((1, 5, 3, 19), (19,)),              # per-channel vector
     ((67,), (1, 3, 4, 67)),              # per-channel on the other side
     ((1, 4, 4, 33), (1,)),               # scalar

@@ -129,7 +129,7 @@ def proc_mem_kb(pid: int) -> dict:
 
 # ---------------------------------------------------------------- processes
 def start_core(tmp: Path, host: str, port: int, model_path: Path, features: list, kind: str,
-               result_qos: int, profile: Path | None, repo: Path = REPO) -> subprocess.Popen:
+               result_qos: int, profile: Path | None, repo: Path = REPO, core_conf: str = "") -> subprocess.Popen:
     key = "channels" if kind == "json-ch" else "features"
     conf = tmp / "core.toml"
     conf.write_text(f"""
@@ -139,6 +139,7 @@ data_dir = "{tmp / 'data'}"
 status_interval_s = 1
 log_level = "warning"
 result_qos = {result_qos}
+{core_conf}
 [broker]
 host = "{host}"
 port = {port}
@@ -207,7 +208,7 @@ def _terminate(proc, timeout: float = 15) -> None:
 def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: float = 3.0, gens: int = 1,
              nodes_per_gen: int = 4, window: int = 2000, target: str = "core", result_qos: int = 1,
              profile: Path | None = None, drain: float = 15.0, core_repo: Path = REPO,
-             broker_conf: str = "") -> dict:
+             broker_conf: str = "", core_conf: str = "") -> dict:
     """One benchmark case (see the module doc); target 'broker' leaves the core out (the sink reads
     the node data topic itself) to measure what the load alone can push through Mosquitto."""
     blob, size, scale = model_for(model)
@@ -226,7 +227,7 @@ def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: 
                 (tmp / "m.tflite").write_bytes(blob)
                 features = mqtt_load.Payloads(kind, size, scale).features()
                 core = start_core(tmp, broker.host, broker.port, tmp / "m.tflite", features, kind, result_qos,
-                                  profile, core_repo)
+                                  profile, core_repo, core_conf)
                 if not wait_core_ready(broker.host, broker.port, core):
                     raise RuntimeError("core did not start: " + (tmp / "core.log").read_text()[-3000:])
                 topic, level = "ember/results/#", -1
@@ -347,6 +348,8 @@ def main(argv=None) -> int:
                     help="run `python -m runtime.core` from this checkout (built; default: this one)")
     ap.add_argument("--broker-conf", default="", help="extra mosquitto.conf lines ('\\n' separated), "
                     "e.g. 'persistence false' to see what persistence costs")
+    ap.add_argument("--core-conf", default="", help="extra [core] lines for core.toml ('\\n' separated), "
+                    "e.g. 'queue_bytes = 262144'")
     ap.add_argument("--write", help="write a markdown report here (e.g. docs/benchmarks-core.md)")
     a = ap.parse_args(argv)
     rows = []
@@ -358,7 +361,8 @@ def main(argv=None) -> int:
         prof = a.profile / case.replace(":", "-") if a.profile else None
         r = run_case(model, kind, load, duration=a.duration, warm=a.warm, gens=a.gens, nodes_per_gen=a.nodes,
                      window=a.window, target=a.target, result_qos=a.result_qos, profile=prof,
-                     core_repo=a.core_repo.resolve(), broker_conf=a.broker_conf.replace("\\n", "\n") + "\n")
+                     core_repo=a.core_repo.resolve(), broker_conf=a.broker_conf.replace("\\n", "\n") + "\n",
+                     core_conf=a.core_conf.replace("\\n", "\n"))
         print(json.dumps(r), flush=True)
         rows.append(r)
         if prof is not None:

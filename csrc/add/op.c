@@ -1,14 +1,18 @@
 /* ADD adapter: in = [a int8, b int8], out = [y int8, broadcast shape],
  * p = EMBER_ADD_PARAMS. Runs the SIMD micro-kernel of the ISA active at load
- * (cpu/isa_record.h), else the scalar reference. */
+ * (cpu/isa_record.h), else the scalar reference; large SIMD ADDs are split
+ * across the run's thread pool. */
 #include "ember/ops/add.h"
 
 #include "cpu/isa_record.h"
 #include "ember/kernels.h"
 #include "ember/op.h"
 #include "elem_common/binary_record.h"
+#include "nn_common/parallel.h"
 
 #define NAME "ADD"
+/* Smaller ADDs run on the calling thread (waking the pool costs more). */
+#define ADD_PARALLEL_MIN 16384
 
 static const char *const k_param_names[] = {EMBER_ADD_PARAMS(EMBER_PARAM_NAME)};
 
@@ -52,14 +56,32 @@ static ember_status init(ember_op *op, const ember_tensor *t) {
     return ember_isa_record_init(op, EMBER_KERNEL_ADD);
 }
 
-static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx *ctx) {
+typedef struct {
+    const ember_add_ukernel *uk;
+    ember_add_params p;
     ember_broadcast bc;
-    ember_status st = ember_el_binary_broadcast(op, t, &bc);
+    const int8_t *a, *b;
+    int8_t *y;
+} add_args;
+
+static ember_status add_units(const void *vargs, int32_t start, int32_t end) {
+    const add_args *r = (const add_args *)vargs;
+    return ember_add_s8_ukernel_part(r->uk, &r->p, &r->bc, r->a, r->b, r->y, start, end);
+}
+
+static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx *ctx) {
+    add_args r;
+    ember_status st = ember_el_binary_broadcast(op, t, &r.bc);
     if (st != EMBER_OK) return st;
-    const ember_add_params p = params_of(op);
-    const ember_add_ukernel *uk = (const ember_add_ukernel *)ember_isa_record_variant(op, EMBER_KERNEL_ADD);
-    st = ember_add_s8_ukernel(uk, &p, &bc, (const int8_t *)t[op->in[0]].data, (const int8_t *)t[op->in[1]].data,
-                              (int8_t *)t[op->out[0]].data);
+    r.p = params_of(op);
+    r.uk = (const ember_add_ukernel *)ember_isa_record_variant(op, EMBER_KERNEL_ADD);
+    r.a = (const int8_t *)t[op->in[0]].data;
+    r.b = (const int8_t *)t[op->in[1]].data;
+    r.y = (int8_t *)t[op->out[0]].data;
+    if (r.uk != NULL && r.bc.count >= ADD_PARALLEL_MIN && r.a != NULL && r.b != NULL && r.y != NULL)
+        st = ember_parallel_range(ctx, ember_add_s8_units(&r.bc), add_units, &r);
+    else
+        st = ember_add_s8_ukernel(r.uk, &r.p, &r.bc, r.a, r.b, r.y);
     if (st != EMBER_OK) ember_set_error(NAME ": kernel failed (%d)", (int)st);
     return st;
 }

@@ -3,7 +3,8 @@
  * (run) or have one operand fixed along the run (run_b_const, the fixed
  * operand's rescaled term computed once). Dims of size 1 are dropped and
  * neighbouring dims that both operands walk the same way are merged first,
- * so a scalar or per-channel broadcast becomes few long runs. The output is
+ * so a scalar or per-channel broadcast becomes few long runs. Work units for
+ * threads: rows, or blocks of EMBER_ADD_UNIT elements when same-shape. The output is
  * still written in row-major order and every element is the same function
  * of its two inputs, so the bytes equal ember_add_s8_scalar's. */
 #include "ember/kernels.h"
@@ -48,27 +49,56 @@ static int32_t ember_add_coalesce(const ember_broadcast *bc, int32_t *dims, int3
     return n;
 }
 
-ember_status ember_add_s8_ukernel(const struct ember_add_ukernel *uk, const ember_add_params *p,
-                                  const ember_broadcast *bc, const int8_t *a, const int8_t *b, int8_t *out) {
-    if (uk == NULL) return ember_add_s8_scalar(p, bc, a, b, out);
-    if (p == NULL || bc == NULL || bc->ndim < 1 || bc->ndim > EMBER_MAX_DIMS) return EMBER_ERR_ARG;
-    if (bc->count == 0) return EMBER_OK;
+/* The coalesced walk of a broadcast: rows of `inner` outputs. */
+typedef struct {
+    int32_t nd, inner, rows;
+    int32_t dims[EMBER_MAX_DIMS], sa[EMBER_MAX_DIMS], sb[EMBER_MAX_DIMS];
+} ember_add_walk;
+
+static void ember_add_walk_init(const ember_broadcast *bc, ember_add_walk *w) {
+    w->nd = ember_add_coalesce(bc, w->dims, w->sa, w->sb);
+    w->inner = w->nd > 0 ? w->dims[w->nd - 1] : 1;
+    w->rows = bc->count / w->inner;
+}
+
+int32_t ember_add_s8_units(const ember_broadcast *bc) {
+    if (bc == NULL || bc->count <= 0) return 0;
+    if (bc->same_shape) return (bc->count + EMBER_ADD_UNIT - 1) / EMBER_ADD_UNIT;
+    ember_add_walk w;
+    ember_add_walk_init(bc, &w);
+    return w.rows;
+}
+
+ember_status ember_add_s8_ukernel_part(const struct ember_add_ukernel *uk, const ember_add_params *p,
+                                       const ember_broadcast *bc, const int8_t *a, const int8_t *b, int8_t *out,
+                                       int32_t start, int32_t end) {
+    if (uk == NULL || p == NULL || bc == NULL || bc->ndim < 1 || bc->ndim > EMBER_MAX_DIMS || start < 0 ||
+        end < start || end > ember_add_s8_units(bc))
+        return EMBER_ERR_ARG;
+    if (start == end) return EMBER_OK;
     if (a == NULL || b == NULL || out == NULL) return EMBER_ERR_ARG;
     if (bc->same_shape) {
-        uk->run((size_t)bc->count, a, b, out, p);
+        const int32_t lo = start * EMBER_ADD_UNIT;
+        const int32_t hi = (int64_t)end * EMBER_ADD_UNIT < bc->count ? end * EMBER_ADD_UNIT : bc->count;
+        uk->run((size_t)(hi - lo), a + lo, b + lo, out + lo, p);
         return EMBER_OK;
     }
-    int32_t dims[EMBER_MAX_DIMS], sa[EMBER_MAX_DIMS], sb[EMBER_MAX_DIMS];
-    const int32_t nd = ember_add_coalesce(bc, dims, sa, sb);
-    if (nd == 0) return ember_add_s8_scalar(p, bc, a, b, out); /* one element */
+    ember_add_walk w;
+    ember_add_walk_init(bc, &w);
+    if (w.nd == 0) return ember_add_s8_scalar(p, bc, a, b, out); /* one element */
     const ember_add_params swapped = ember_add_swapped(p);
-    const int32_t inner = dims[nd - 1];
-    const int32_t isa = sa[nd - 1], isb = sb[nd - 1]; /* 1 or 0, never both 0 (size-1 dims are gone) */
+    const int32_t nd = w.nd, inner = w.inner;
+    const int32_t isa = w.sa[nd - 1], isb = w.sb[nd - 1]; /* 1 or 0, never both 0 (size-1 dims are gone) */
     int32_t idx[EMBER_MAX_DIMS] = {0};
     int32_t off_a = 0, off_b = 0;
-    int8_t *y = out;
-    const int32_t rows = bc->count / inner;
-    for (int32_t r = 0; r < rows; ++r) {
+    for (int32_t d = nd - 2, r = start; d >= 0; --d) { /* position of row `start` */
+        idx[d] = r % w.dims[d];
+        r /= w.dims[d];
+        off_a += idx[d] * w.sa[d];
+        off_b += idx[d] * w.sb[d];
+    }
+    int8_t *y = out + (size_t)start * inner;
+    for (int32_t r = start; r < end; ++r) {
         if (isa && isb) {
             uk->run((size_t)inner, a + off_a, b + off_b, y, p);
         } else if (isa) {
@@ -82,13 +112,20 @@ ember_status ember_add_s8_ukernel(const struct ember_add_ukernel *uk, const embe
         }
         y += inner;
         for (int32_t d = nd - 2; d >= 0; --d) { /* odometer over the outer dims */
-            off_a += sa[d];
-            off_b += sb[d];
-            if (++idx[d] < dims[d]) break;
-            off_a -= sa[d] * dims[d];
-            off_b -= sb[d] * dims[d];
+            off_a += w.sa[d];
+            off_b += w.sb[d];
+            if (++idx[d] < w.dims[d]) break;
+            off_a -= w.sa[d] * w.dims[d];
+            off_b -= w.sb[d] * w.dims[d];
             idx[d] = 0;
         }
     }
     return EMBER_OK;
+}
+
+ember_status ember_add_s8_ukernel(const struct ember_add_ukernel *uk, const ember_add_params *p,
+                                  const ember_broadcast *bc, const int8_t *a, const int8_t *b, int8_t *out) {
+    if (uk == NULL) return ember_add_s8_scalar(p, bc, a, b, out);
+    if (bc == NULL) return EMBER_ERR_ARG;
+    return ember_add_s8_ukernel_part(uk, p, bc, a, b, out, 0, ember_add_s8_units(bc));
 }

@@ -234,6 +234,88 @@ EMBER_DW_INLINE __m256i ember_col16(const int8_t *row, ptrdiff_t x, ptrdiff_t in
     return row != NULL && x >= 0 && x < in_w ? ember_load16_s8(row + (size_t)x * C) : zpv;
 }
 
+/* Output stage of one block for the row kernels. mode (a constant at every
+ * call site): EMBER_RQ_FULL = ember_requant_avx2 (left shifts, INT32_MIN);
+ * EMBER_RQ_SIMPLE = the same without them; EMBER_RQ_FAST = the exact
+ * shortcut below. */
+enum { EMBER_RQ_FAST = 0, EMBER_RQ_SIMPLE = 1, EMBER_RQ_FULL = 2 };
+
+/* The fast requantization, exact under three conditions checked per block
+ * (ember_dw_fast_ok): no left shift, multipliers in [2^30, 2^31) (what TFLite
+ * produces for any nonzero scale), |bias| <= 2^30 - 2^18 (so |acc| < 2^30:
+ * a 3x3 tap sum is below 9 * 2^14). With t = SRDHM(acc, m) and r the right
+ * shift, TFLite's RoundingDivideByPOT(t, r) == (t + nr - [t < 0]) >> r with
+ * nr = 2^(r-1) (0 and no sign term for r = 0). nr * 2^31 is folded into the
+ * 64-bit nudge of the high multiply (|t| < 2^30: t + nr cannot overflow), and
+ * t < 0 <=> acc * m < -2^30 <=> acc < thr with thr = 0, or -1 when m == 2^30
+ * (INT32_MIN for r = 0: never). The output zero point and the clamp are done
+ * on 16 channels after the saturating packs (exact: zp is in [-128, 127]). */
+typedef struct {
+    __m256i m, m_odd, nudge_e, nudge_o, thr, rshift;
+} ember_rq_fast;
+
+static inline ember_rq_fast ember_rq_fast_of(const ember_rq_avx2 *q) {
+    ember_rq_fast f;
+    const __m256i nr = _mm256_srli_epi32(_mm256_add_epi32(q->rmask, _mm256_set1_epi32(1)), 1);
+    const __m256i half = _mm256_set1_epi64x(INT64_C(1) << 30);
+    f.m = q->mult;
+    f.m_odd = q->mult_odd;
+    f.nudge_e = _mm256_add_epi64(_mm256_slli_epi64(_mm256_and_si256(nr, _mm256_set1_epi64x(0xFFFFFFFF)), 31), half);
+    f.nudge_o = _mm256_add_epi64(_mm256_slli_epi64(_mm256_srli_epi64(nr, 32), 31), half);
+    const __m256i m_is_2p30 = _mm256_cmpeq_epi32(q->mult, _mm256_set1_epi32(1 << 30));
+    const __m256i r_is_0 = _mm256_cmpeq_epi32(q->rshift, _mm256_setzero_si256());
+    f.thr = _mm256_blendv_epi8(m_is_2p30, _mm256_set1_epi32(INT32_MIN), r_is_0);
+    f.rshift = q->rshift;
+    return f;
+}
+
+static inline int ember_dw_fast_ok(const ember_rq_avx2 *q, __m256i bias) {
+    const __m256i lim = _mm256_set1_epi32((1 << 30) - (1 << 18));
+    const __m256i bad = _mm256_or_si256(_mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(1 << 30), q->mult),
+                                                        _mm256_cmpgt_epi32(_mm256_abs_epi32(bias), lim)),
+                                        q->lshift);
+    return _mm256_testz_si256(bad, bad);
+}
+
+/* RoundingDivideByPOT(SRDHM(acc, m), r) on 8 lanes (fast mode, before zp). */
+static inline __m256i ember_rq_fast_avx2(__m256i acc, const ember_rq_fast *f) {
+    const __m256i e = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(acc, f->m), f->nudge_e), 31);
+    const __m256i o =
+        _mm256_slli_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(acc, 32), f->m_odd), f->nudge_o), 1);
+    const __m256i y = _mm256_add_epi32(_mm256_blend_epi32(e, o, 0xAA), _mm256_cmpgt_epi32(f->thr, acc));
+    return _mm256_srav_epi32(y, f->rshift);
+}
+
+typedef struct {
+    ember_rq_avx2 q0, q1;  /* lanes 0-7 / 8-15 (SIMPLE, FULL) */
+    ember_rq_fast f0, f1;  /* FAST */
+    __m256i zp, lo, hi;    /* int32 */
+    __m128i zp16, lo8, hi8; /* FAST: zp as int16 x 8 (both halves), clamp as int8 */
+} ember_dw_ostage;
+
+static inline void ember_dw_ostage_init(ember_dw_ostage *o, const ember_output_stage *os) {
+    o->zp = _mm256_set1_epi32(os->output_zero_point);
+    o->lo = _mm256_set1_epi32(os->act_min);
+    o->hi = _mm256_set1_epi32(os->act_max);
+    o->zp16 = _mm_set1_epi16((int16_t)os->output_zero_point);
+    o->lo8 = _mm_set1_epi8((int8_t)os->act_min);
+    o->hi8 = _mm_set1_epi8((int8_t)os->act_max);
+}
+
+/* Requantized int8 of the accumulators (lanes 0-7, 8-15) in packs order. */
+EMBER_DW_INLINE __m128i ember_dw_finish(__m256i acc0, __m256i acc1, const ember_dw_ostage *o, const int mode) {
+    if (mode == EMBER_RQ_FAST) {
+        __m256i pk = _mm256_packs_epi32(ember_rq_fast_avx2(acc0, &o->f0), ember_rq_fast_avx2(acc1, &o->f1));
+        pk = _mm256_adds_epi16(pk, _mm256_broadcastsi128_si256(o->zp16));
+        const __m128i v = _mm_packs_epi16(_mm256_castsi256_si128(pk), _mm256_extracti128_si256(pk, 1));
+        return _mm_min_epi8(_mm_max_epi8(v, o->lo8), o->hi8);
+    }
+    const int full = mode == EMBER_RQ_FULL;
+    const __m256i pk = _mm256_packs_epi32(ember_requant_avx2_x(acc0, &o->q0, o->zp, o->lo, o->hi, full),
+                                          ember_requant_avx2_x(acc1, &o->q1, o->zp, o->lo, o->hi, full));
+    return _mm_packs_epi16(_mm256_castsi256_si128(pk), _mm256_extracti128_si256(pk, 1));
+}
+
 /* Widened input columns carried from one output pixel (or pair) to the next:
  * V[X], V[X + 1] (rows 0/1 interleaved, lanes 0-7 / 8-15) and row 2 at X, X + 1. */
 typedef struct {
@@ -241,7 +323,7 @@ typedef struct {
 } ember_dw_cols;
 
 /* Sum of the five tap pairs of one output pixel (or pixel pair) given
- * V[X..X+2] and row 2 at X..X+2, weights w[0..9] (pair p: lanes 0-7, 8-15). */
+ * V[X..X+2] and row 2 at X..X+2, weights W(pair, half); then requantized. */
 #define EMBER_DW3X3_ACC(W)                                                                                        \
     __m256i acc0 = _mm256_add_epi32(bias0, _mm256_madd_epi16(s->v0l, W(0, 0)));                                   \
     __m256i acc1 = _mm256_add_epi32(bias1, _mm256_madd_epi16(s->v0h, W(0, 1)));                                   \
@@ -253,17 +335,13 @@ typedef struct {
     t1 = _mm256_add_epi32(t1, _mm256_madd_epi16(_mm256_unpackhi_epi16(s->r2a, s->r2b), W(3, 1)));                 \
     acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_unpacklo_epi16(c, _mm256_setzero_si256()), W(4, 0)));  \
     acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_unpackhi_epi16(c, _mm256_setzero_si256()), W(4, 1)));  \
-    acc0 = _mm256_add_epi32(acc0, t0);                                                                            \
-    acc1 = _mm256_add_epi32(acc1, t1);                                                                            \
-    const __m256i pk = _mm256_packs_epi32(ember_requant_avx2_x(acc0, q0, zp, lo, hi, full),                       \
-                                          ember_requant_avx2_x(acc1, q1, zp, lo, hi, full));                      \
-    const __m128i res = _mm_packs_epi16(_mm256_castsi256_si128(pk), _mm256_extracti128_si256(pk, 1))
+    const __m128i res = ember_dw_finish(_mm256_add_epi32(acc0, t0), _mm256_add_epi32(acc1, t1), os, mode)
 
 /* One output pixel of a 16-channel block at input column X (stride S). */
-EMBER_DW_INLINE void ember_dw3x3_px16(ember_dw_cols *s, const int8_t *const *r, ptrdiff_t X, ptrdiff_t in_w, size_t C,
-                                    __m256i zpv, const __m256i *w, __m256i bias0, __m256i bias1, int8_t *o,
-                                    __m256i zp, __m256i lo, __m256i hi, const ember_rq_avx2 *q0,
-                                    const ember_rq_avx2 *q1, const int S, const int full, const int checked) {
+EMBER_DW_INLINE void ember_dw3x3_px16(ember_dw_cols *s, const int8_t *const *r, ptrdiff_t X, ptrdiff_t in_w,
+                                      size_t C, __m256i zpv, const __m256i *w, __m256i bias0, __m256i bias1,
+                                      int8_t *o, const ember_dw_ostage *os, const int S, const int mode,
+                                      const int checked) {
     __m256i a, b;
     if (S == 2) {
         a = ember_col16(r[0], X + 1, in_w, C, zpv, checked);
@@ -294,13 +372,11 @@ EMBER_DW_INLINE void ember_dw3x3_px16(ember_dw_cols *s, const int8_t *const *r, 
     }
 }
 
-/* One 16-channel block of an output row: stride S (1 or 2), full: requant
- * with left shifts / INT32_MIN multipliers (constants: each call site is
- * specialized). Pixels whose columns are all inside skip the bounds checks. */
+/* One 16-channel block of an output row at stride S (1 or 2). Pixels whose
+ * columns are all inside skip the bounds checks. */
 EMBER_DW_INLINE void ember_dw3x3_row16(size_t out_w, const int8_t *const *r, ptrdiff_t in_w, ptrdiff_t pad_left,
-                                     size_t C, __m256i zpv, const int32_t *hdr, int8_t *out, __m256i zp, __m256i lo,
-                                     __m256i hi, const ember_rq_avx2 *q0, const ember_rq_avx2 *q1, const int S,
-                                     const int full) {
+                                       size_t C, __m256i zpv, const int32_t *hdr, int8_t *out,
+                                       const ember_dw_ostage *os, const int S, const int mode) {
     const __m256i bias0 = _mm256_loadu_si256((const __m256i *)hdr);
     const __m256i bias1 = _mm256_loadu_si256((const __m256i *)(hdr + 8));
     const __m256i *w = (const __m256i *)(const void *)(hdr + EMBER_QHDR_WORDS * 16);
@@ -321,9 +397,9 @@ EMBER_DW_INLINE void ember_dw3x3_row16(size_t out_w, const int8_t *const *r, ptr
     }
     for (size_t px = 0; px < out_w; ++px, X += S) {
         if (rows_in && X >= 0 && X + 2 < in_w)
-            ember_dw3x3_px16(s, r, X, in_w, C, zpv, w, bias0, bias1, out + px * C, zp, lo, hi, q0, q1, S, full, 0);
+            ember_dw3x3_px16(s, r, X, in_w, C, zpv, w, bias0, bias1, out + px * C, os, S, mode, 0);
         else
-            ember_dw3x3_px16(s, r, X, in_w, C, zpv, w, bias0, bias1, out + px * C, zp, lo, hi, q0, q1, S, full, 1);
+            ember_dw3x3_px16(s, r, X, in_w, C, zpv, w, bias0, bias1, out + px * C, os, S, mode, 1);
     }
 }
 
@@ -346,9 +422,8 @@ EMBER_DW_INLINE __m256i ember_col8x2(const int8_t *row, ptrdiff_t x, ptrdiff_t i
  * ones (channels 0-3 / 4-7 = lanes 0-3 / 8-11 of the block), so every
  * vpmaddwd is 256 bits wide. */
 EMBER_DW_INLINE void ember_dw3x3_px8x2(ember_dw_cols *s, const int8_t *const *r, ptrdiff_t X, ptrdiff_t in_w,
-                                     int8_t zpb, const int16_t *w, __m256i bias0, __m256i bias1, int8_t *o, int both,
-                                     __m256i zp, __m256i lo, __m256i hi, const ember_rq_avx2 *q0,
-                                     const ember_rq_avx2 *q1, const int full, const int checked) {
+                                       int8_t zpb, const int16_t *w, __m256i bias0, __m256i bias1, int8_t *o,
+                                       int both, const ember_dw_ostage *os, const int mode, const int checked) {
     __m256i a = ember_col8x2(r[0], X + 1, in_w, zpb, checked), b = ember_col8x2(r[1], X + 1, in_w, zpb, checked);
     s->v1l = _mm256_unpacklo_epi16(a, b);
     s->v1h = _mm256_unpackhi_epi16(a, b);
@@ -370,10 +445,8 @@ EMBER_DW_INLINE void ember_dw3x3_px8x2(ember_dw_cols *s, const int8_t *const *r,
 }
 
 EMBER_DW_INLINE void ember_dw3x3_row8(size_t out_w, const int8_t *const *r, ptrdiff_t in_w, ptrdiff_t pad_left,
-                                    int8_t zpb, const int32_t *hdr, int8_t *out, __m256i zp, __m256i lo, __m256i hi,
-                                    const ember_rq_avx2 *q0, const ember_rq_avx2 *q1, const int full) {
-    const __m256i bias0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)hdr));
-    const __m256i bias1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(hdr + 8)));
+                                      int8_t zpb, const int32_t *hdr, int8_t *out, __m256i bias0, __m256i bias1,
+                                      const ember_dw_ostage *os, const int mode) {
     const int16_t *w = (const int16_t *)(hdr + EMBER_QHDR_WORDS * 16);
     const int rows_in = r[0] != NULL && r[1] != NULL && r[2] != NULL;
     ptrdiff_t X = -pad_left;
@@ -385,10 +458,16 @@ EMBER_DW_INLINE void ember_dw3x3_row8(size_t out_w, const int8_t *const *r, ptrd
     for (size_t px = 0; px < out_w; px += 2, X += 2) {
         const int both = px + 1 < out_w;
         if (rows_in && X >= 0 && X + 3 < in_w)
-            ember_dw3x3_px8x2(s, r, X, in_w, zpb, w, bias0, bias1, out + px * 8, both, zp, lo, hi, q0, q1, full, 0);
+            ember_dw3x3_px8x2(s, r, X, in_w, zpb, w, bias0, bias1, out + px * 8, both, os, mode, 0);
         else
-            ember_dw3x3_px8x2(s, r, X, in_w, zpb, w, bias0, bias1, out + px * 8, both, zp, lo, hi, q0, q1, full, 1);
+            ember_dw3x3_px8x2(s, r, X, in_w, zpb, w, bias0, bias1, out + px * 8, both, os, mode, 1);
     }
+}
+
+/* Requant mode of a block whose lanes are q0/q1 with biases bias0/bias1. */
+static inline int ember_dw_mode(const ember_rq_avx2 *q0, const ember_rq_avx2 *q1, __m256i bias0, __m256i bias1) {
+    if (ember_dw_fast_ok(q0, bias0) && ember_dw_fast_ok(q1, bias1)) return EMBER_RQ_FAST;
+    return ember_rq_simple_avx2(q0) && ember_rq_simple_avx2(q1) ? EMBER_RQ_SIMPLE : EMBER_RQ_FULL;
 }
 
 static int ember_dwconv_16c_row3x3_avx2(size_t out_w, size_t channels, const int8_t *const *rows, int32_t in_w,
@@ -397,36 +476,58 @@ static int ember_dwconv_16c_row3x3_avx2(size_t out_w, size_t channels, const int
     const int c8 = channels == 8 && stride_w == 1;
     if (!c8 && (channels % 16 != 0 || (stride_w != 1 && stride_w != 2))) return 0;
     const size_t bb = ember_dw_block_bytes(16, 10);
-    const __m256i zp = _mm256_set1_epi32(os->output_zero_point);
-    const __m256i lo = _mm256_set1_epi32(os->act_min), hi = _mm256_set1_epi32(os->act_max);
+    ember_dw_ostage o;
+    ember_dw_ostage_init(&o, os);
     const __m256i zpv = _mm256_set1_epi16((int16_t)input_zero_point);
+    const int8_t zpb = (int8_t)input_zero_point;
     const uint8_t *blk = (const uint8_t *)w;
     for (size_t c0 = 0; c0 < channels; c0 += 16, blk += bb) {
         const int32_t *hdr = (const int32_t *)(const void *)blk;
         const int8_t *r[3];
         for (int k = 0; k < 3; ++k) r[k] = rows[k] ? rows[k] + c0 : NULL;
         if (c8) {
-            const ember_rq_avx2 q0 = ember_rq_x2(hdr, 0), q1 = ember_rq_x2(hdr, 8);
-            if (ember_rq_simple_avx2(&q0) && ember_rq_simple_avx2(&q1))
-                ember_dw3x3_row8(out_w, r, in_w, pad_left, (int8_t)input_zero_point, hdr, out, zp, lo, hi, &q0, &q1, 0);
-            else
-                ember_dw3x3_row8(out_w, r, in_w, pad_left, (int8_t)input_zero_point, hdr, out, zp, lo, hi, &q0, &q1, 1);
+            const __m256i bias0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)hdr));
+            const __m256i bias1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(hdr + 8)));
+            o.q0 = ember_rq_x2(hdr, 0);
+            o.q1 = ember_rq_x2(hdr, 8);
+            o.f0 = ember_rq_fast_of(&o.q0);
+            o.f1 = ember_rq_fast_of(&o.q1);
+            switch (ember_dw_mode(&o.q0, &o.q1, bias0, bias1)) {
+            case EMBER_RQ_FAST:
+                ember_dw3x3_row8(out_w, r, in_w, pad_left, zpb, hdr, out, bias0, bias1, &o, EMBER_RQ_FAST);
+                break;
+            case EMBER_RQ_SIMPLE:
+                ember_dw3x3_row8(out_w, r, in_w, pad_left, zpb, hdr, out, bias0, bias1, &o, EMBER_RQ_SIMPLE);
+                break;
+            default:
+                ember_dw3x3_row8(out_w, r, in_w, pad_left, zpb, hdr, out, bias0, bias1, &o, EMBER_RQ_FULL);
+            }
             break;
         }
-        const ember_rq_avx2 q0 = ember_rq_load_avx2(hdr, 16, 0), q1 = ember_rq_load_avx2(hdr, 16, 8);
-        const int simple = ember_rq_simple_avx2(&q0) && ember_rq_simple_avx2(&q1);
-        int8_t *o = out + c0;
+        o.q0 = ember_rq_load_avx2(hdr, 16, 0);
+        o.q1 = ember_rq_load_avx2(hdr, 16, 8);
+        o.f0 = ember_rq_fast_of(&o.q0);
+        o.f1 = ember_rq_fast_of(&o.q1);
+        const int mode = ember_dw_mode(&o.q0, &o.q1, _mm256_loadu_si256((const __m256i *)hdr),
+                                       _mm256_loadu_si256((const __m256i *)(hdr + 8)));
+        int8_t *op = out + c0;
+#define EMBER_ROW16(S, M) ember_dw3x3_row16(out_w, r, in_w, pad_left, channels, zpv, hdr, op, &o, S, M)
         if (stride_w == 1) {
-            if (simple)
-                ember_dw3x3_row16(out_w, r, in_w, pad_left, channels, zpv, hdr, o, zp, lo, hi, &q0, &q1, 1, 0);
+            if (mode == EMBER_RQ_FAST)
+                EMBER_ROW16(1, EMBER_RQ_FAST);
+            else if (mode == EMBER_RQ_SIMPLE)
+                EMBER_ROW16(1, EMBER_RQ_SIMPLE);
             else
-                ember_dw3x3_row16(out_w, r, in_w, pad_left, channels, zpv, hdr, o, zp, lo, hi, &q0, &q1, 1, 1);
+                EMBER_ROW16(1, EMBER_RQ_FULL);
         } else {
-            if (simple)
-                ember_dw3x3_row16(out_w, r, in_w, pad_left, channels, zpv, hdr, o, zp, lo, hi, &q0, &q1, 2, 0);
+            if (mode == EMBER_RQ_FAST)
+                EMBER_ROW16(2, EMBER_RQ_FAST);
+            else if (mode == EMBER_RQ_SIMPLE)
+                EMBER_ROW16(2, EMBER_RQ_SIMPLE);
             else
-                ember_dw3x3_row16(out_w, r, in_w, pad_left, channels, zpv, hdr, o, zp, lo, hi, &q0, &q1, 2, 1);
+                EMBER_ROW16(2, EMBER_RQ_FULL);
         }
+#undef EMBER_ROW16
     }
     return 1;
 }

@@ -60,8 +60,19 @@ class LatencyWindow:
         with self._lock:
             if not self._d:
                 return 0.0, 0.0
-            a = np.fromiter(self._d, float)
-        return float(np.percentile(a, 50)), float(np.percentile(a, 99))
+            a = sorted(self._d)
+        return percentile(a, 50), percentile(a, 99)
+
+
+def percentile(sorted_values: list, q: float) -> float:
+    """np.percentile's default (linear interpolation) of already sorted values. Not np.percentile
+    itself: it imports numpy.ma (through np.unique), +1.3 MB of core RSS."""
+    n = len(sorted_values)
+    pos = (n - 1) * q / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, n - 1)
+    a, b = sorted_values[lo], sorted_values[hi]
+    return float(a + (b - a) * (pos - lo))
 
 
 class ServedModel:

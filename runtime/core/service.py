@@ -68,7 +68,11 @@ COUNTERS = ("received", "readings", "results", "bad_json", "bad_payload", "wrong
 
 
 MAX_NODES = 10_000
-MAX_BATCH = 512            # node messages per worker pass (bounds the transient memory of one batch)
+# One worker batch: at most this many node messages / payload bytes. Decoded readings, results and
+# their JSON take ~10-20x the payload bytes while a batch is processed, so the byte bound keeps
+# the core's peak memory down (a 4096-message batch of JSON readings held ~10 MB).
+BATCH_ITEMS = 4096
+BATCH_BYTES = 128 << 10
 
 
 def topics(prefix: str) -> dict:
@@ -447,9 +451,12 @@ class Core:
                 items = []
                 inbox = self._inbox
                 with self._inbox_lock:
-                    while inbox and len(items) < MAX_BATCH:
-                        items.append(inbox.popleft())
-                    self._inbox_bytes -= sum(len(it[1]) for it in items)
+                    size = 0
+                    while inbox and len(items) < BATCH_ITEMS and size < BATCH_BYTES:
+                        it = inbox.popleft()
+                        items.append(it)
+                        size += len(it[1])
+                    self._inbox_bytes -= size
                 if self.ingest is not None:
                     self.ingest.resume()
                 try:

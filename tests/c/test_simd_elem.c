@@ -111,6 +111,17 @@ static void add_case(const ember_add_ukernel *uk, const char *isa, const int32_t
              (int)p.input1_multiplier, (int)p.input1_shift, (int)p.input2_multiplier, (int)p.input2_shift,
              (int)p.output_multiplier, (int)p.output_shift, (int)p.act_min, (int)p.act_max);
     TH_CHECK(got[cy] == 0x5A, "%s ADD writes nothing past the output", isa);
+    /* Split into three unit ranges, as threads would. */
+    const int32_t units = ember_add_s8_units(&bc), u1 = units / 3, u2 = units - units / 4;
+    memset(got, 0x5A, cy + 1);
+    TH_CHECK(ember_add_s8_ukernel_part(uk, &p, &bc, a, b, got, 0, u1) == EMBER_OK &&
+                 ember_add_s8_ukernel_part(uk, &p, &bc, a, b, got, u1, u2) == EMBER_OK &&
+                 ember_add_s8_ukernel_part(uk, &p, &bc, a, b, got, u2, units) == EMBER_OK,
+             "%s ADD parts run", isa);
+    TH_CHECK(memcmp(got, ref, cy) == 0 && got[cy] == 0x5A, "%s ADD in unit ranges [0,%d) [%d,%d) [%d,%d)", isa,
+             (int)u1, (int)u1, (int)u2, (int)u2, (int)units);
+    TH_CHECK(ember_add_s8_ukernel_part(uk, &p, &bc, a, b, got, 0, units + 1) == EMBER_ERR_ARG,
+             "%s ADD rejects a range past the units", isa);
     if (bc.same_shape) { /* in place: out == a, then out == b */
         memcpy(got, a, cy);
         TH_CHECK(ember_add_s8_ukernel(uk, &p, &bc, got, b, got) == EMBER_OK && memcmp(got, ref, cy) == 0,
@@ -130,7 +141,7 @@ static void test_add(const ember_add_ukernel *uk, const char *isa) {
             const int32_t d[1] = {n};
             add_case(uk, isa, d, 1, d, 1, d, 1, mode + n);
         }
-    static const int32_t longer[] = {96, 127, 128, 129, 255, 256, 1000, 8192 + 7};
+    static const int32_t longer[] = {96, 127, 128, 129, 255, 256, 1000, 1024, 3 * 1024 + 1, 8192 + 7};
     for (size_t i = 0; i < sizeof longer / sizeof longer[0]; ++i) {
         const int32_t d[1] = {longer[i]};
         add_case(uk, isa, d, 1, d, 1, d, 1, (int)i);
@@ -314,12 +325,13 @@ static void test_random(const ember_add_ukernel *add, const ember_pool_ukernel *
 
 /* --------------------------------------------------- through the executor */
 
-/* A plan of ADD(x, y) -> MAX_POOL 2x2/2 -> AVERAGE_POOL 3x3/1 SAME with `isa` active. */
+/* A plan of ADD(x, y) -> MAX_POOL 2x2/2 -> AVERAGE_POOL 3x3/1 SAME with `isa`
+ * active (the ADD is large enough to be split across threads). */
 static ember_status run_plan(ember_isa isa, int threads, const int8_t *x, const int8_t *y, int8_t *out,
                              size_t *persistent) {
     if (ember_isa_set(isa) != EMBER_OK) return EMBER_ERR_UNSUPPORTED;
     ember_plan *p = ember_plan_create();
-    const int32_t dx[4] = {1, 10, 12, 37}, dv[1] = {37}, dm[4] = {1, 5, 6, 37};
+    const int32_t dx[4] = {1, 24, 25, 37}, dv[1] = {37}, dm[4] = {1, 12, 12, 37};
     int32_t tx, ty, ts, tm, to;
     ember_status st = ember_plan_add_tensor(p, EMBER_DT_INT8, 4, dx, 1.f, 0, NULL, &tx);
     if (!st) st = ember_plan_add_tensor(p, EMBER_DT_INT8, 1, dv, 1.f, 0, y, &ty);
@@ -347,7 +359,7 @@ static ember_status run_plan(ember_isa isa, int threads, const int8_t *x, const 
 }
 
 static void test_plans(void) {
-    const size_t nx = 10 * 12 * 37, ny = 5 * 6 * 37;
+    const size_t nx = 24 * 25 * 37, ny = 12 * 12 * 37;
     int8_t *x = malloc(nx), *ref = malloc(ny), *got = malloc(ny);
     int8_t y[37];
     fill_s8(x, nx, 0);

@@ -22,8 +22,11 @@ static long runs;
 
 /* mode 0: realistic TFLite multipliers [2^30, 2^31) and right shifts, small
  * biases; 1: the same with a multiplier of exactly 2^30 here and there and
- * shifts 0 / -31; 2: extreme (left shifts, INT32_MIN, 0, negative). */
+ * shifts 0 / -31; 2: extreme (left shifts, INT32_MIN, 0, negative); 3:
+ * TFLite multipliers and right shifts with biases around the limits of the
+ * kernels' shortcuts (|bias| near 2^30, INT32_MIN/MAX: accumulators wrap). */
 static void fill_requant(int n, int mode, int32_t *bias, int32_t *mult, int32_t *shift) {
+    uint32_t mag = 0;
     for (int i = 0; i < n; ++i) {
         if (mode == 0) {
             mult[i] = th_range(1 << 30, INT32_MAX);
@@ -34,6 +37,14 @@ static void fill_requant(int n, int mode, int32_t *bias, int32_t *mult, int32_t 
             static const int32_t sh[] = {0, -1, -2, -7, -20, -30, -31};
             shift[i] = sh[th_rand() % 7];
             bias[i] = th_range(-(1 << 29), 1 << 29);
+        } else if (mode == 3) {
+            /* one magnitude per call, so that whole channel blocks share it */
+            static const uint32_t mags[] = {(1u << 30) - (1u << 18), 1u << 30, 1503238553u, 2147483647u, 2147000000u};
+            if (i == 0) mag = mags[th_rand() % 5];
+            mult[i] = th_rand() % 2 ? INT32_MAX : th_range(1 << 30, INT32_MAX);
+            shift[i] = th_range(-31, -1);
+            const uint32_t b = (th_rand() % 2 ? mag : 0u - mag) + (uint32_t)th_range(-3, 3) * (th_rand() % 2);
+            bias[i] = (int32_t)b;
         } else {
             static const int32_t mults[] = {INT32_MIN, INT32_MAX, 1 << 30, 0, 1, -1, 12345};
             static const int32_t biases[] = {INT32_MIN, INT32_MAX, 0, -1, 1 << 30, -(1 << 30)};
@@ -149,7 +160,7 @@ static void rows3x3(void) {
                 s.pl = th_range(0, 2);
                 s.pr = th_range(0, 2);
                 if (k % 5 == 0) s.batch = 2;
-                run_case(&s, k % 3, k % 11 == 0);
+                run_case(&s, k % 4, k % 11 == 0 || k % 4 == 3);
             }
     /* the VWW / KWS shapes (SAME padding; stride 2 pads only bottom/right) */
     static const int real[][4] = {{48, 48, 8, 1},  {48, 48, 16, 2}, {24, 24, 32, 1}, {24, 24, 32, 2}, {12, 12, 64, 1},
@@ -201,7 +212,8 @@ static void random_cases(int n) {
         shape s = {th_range(1, 2), th_range(1, 12), th_range(1, 20), chans[th_rand() % 8], k3 ? 3 : th_range(1, 5),
                    k3 ? 3 : th_range(1, 5), th_range(1, 3), th_range(1, 3), th_range(1, 2), th_range(1, 2),
                    th_range(0, 2), th_range(0, 2), th_range(0, 2), th_range(0, 2)};
-        run_case(&s, (int)(th_rand() % 3), th_rand() % 6 == 0);
+        const int mode = (int)(th_rand() % 4);
+        run_case(&s, mode, mode == 3 || th_rand() % 6 == 0);
     }
 }
 

@@ -44,6 +44,17 @@ struct ember_add_ukernel;
 ember_status ember_add_s8_ukernel(const struct ember_add_ukernel *uk, const ember_add_params *p,
                                   const ember_broadcast *bc, const int8_t *a, const int8_t *b, int8_t *out);
 
+/* Work split for threads: the ADD is ember_add_s8_units(bc) independent
+ * units (same shape: blocks of EMBER_ADD_UNIT elements; else output rows of
+ * the coalesced broadcast); ember_add_s8_ukernel_part computes units
+ * [start, end) with a micro-kernel (uk must not be NULL). Disjoint ranges
+ * write disjoint output bytes. */
+#define EMBER_ADD_UNIT 1024
+int32_t ember_add_s8_units(const ember_broadcast *bc);
+ember_status ember_add_s8_ukernel_part(const struct ember_add_ukernel *uk, const ember_add_params *p,
+                                       const ember_broadcast *bc, const int8_t *a, const int8_t *b, int8_t *out,
+                                       int32_t start, int32_t end);
+
 #ifdef __cplusplus
 }
 #endif
