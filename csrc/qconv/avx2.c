@@ -231,9 +231,19 @@ const ember_qgemm_ukernel ember_qgemm_6x16c2__avx2 = {
  * broadcast A pair per row, so no lane idles for an 8-channel conv. */
 static void ember_qgemm_8x8c2_avx2(int mr_valid, int nr_valid, size_t kp, const void *a, size_t a_stride,
                                    const void *w, int8_t *out, size_t out_stride, const ember_output_stage *os) {
+    /* row pointers: rows past mr_valid repeat the last valid row (plain
+     * selects; as a loop over an array gcc built them with 64-bit vector
+     * multiplies on every call) */
+    const uint8_t *ab = (const uint8_t *)a;
     const int16_t *ap[8];
-    for (int i = 0; i < 8; ++i)
-        ap[i] = (const int16_t *)((const uint8_t *)a + (size_t)(i < mr_valid ? i : mr_valid - 1) * a_stride);
+    ap[0] = (const int16_t *)ab;
+    ap[1] = mr_valid > 1 ? (const int16_t *)(ab + a_stride) : ap[0];
+    ap[2] = mr_valid > 2 ? (const int16_t *)(ab + 2 * a_stride) : ap[1];
+    ap[3] = mr_valid > 3 ? (const int16_t *)(ab + 3 * a_stride) : ap[2];
+    ap[4] = mr_valid > 4 ? (const int16_t *)(ab + 4 * a_stride) : ap[3];
+    ap[5] = mr_valid > 5 ? (const int16_t *)(ab + 5 * a_stride) : ap[4];
+    ap[6] = mr_valid > 6 ? (const int16_t *)(ab + 6 * a_stride) : ap[5];
+    ap[7] = mr_valid > 7 ? (const int16_t *)(ab + 7 * a_stride) : ap[6];
     const int32_t *hdr = (const int32_t *)w;
     const __m256i bias = _mm256_loadu_si256((const __m256i *)hdr);
     __m256i c0 = bias, c1 = bias, c2 = bias, c3 = bias, c4 = bias, c5 = bias, c6 = bias, c7 = bias;
