@@ -111,3 +111,19 @@ def test_latency_percentiles_match_numpy_without_importing_numpy_ma():
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False"          # np.percentile would pull in numpy.ma (+1.3 MB RSS)
+
+
+@pytest.mark.parametrize("labels, threshold", [([], 0.5), (["no", "yes"], 0.25)])
+def test_interpret_tables_equal_the_numpy_path(model_path, tmp_path, labels, threshold):
+    """int8 outputs of small batches go through 256-entry tables: the same results as numpy's path."""
+    from tests.deploy_models import fc_model
+    rng = np.random.default_rng(4)
+    for out_features, zp in ((4, 2), (1, -5), (12, 0)):
+        p = tmp_path / f"fc{out_features}.tflite"
+        p.write_bytes(fc_model(out_features=out_features, out_zero_point=zp))
+        m = served(p, labels=labels, threshold=threshold)
+        for k in (1, 3, 11, 12, 40):
+            raw = rng.integers(-128, 128, (k, out_features)).astype(np.int8)
+            raw[0] = raw[0, 0]                           # ties: the first maximum wins in both paths
+            assert m._interpret_int8(raw) == m._interpret_numpy(raw)
+            assert m.interpret(raw) == m._interpret_numpy(raw)

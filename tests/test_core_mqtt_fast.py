@@ -332,3 +332,15 @@ def test_result_json_head_refuses_strings_that_need_escaping():
     assert _json_head("n\u00e9", "m", "1") == b"" and _json_head('n"', "m", "1") == b""
     assert _json_head("n\\", "m", "1") == b"" and _json_head("n\n", "m", "1") == b""
     assert _json_head("n1", "m", "1") == b'{"node":"n1","model":"m","version":"1",'
+
+
+def test_parse_items_gives_inbox_tuples_and_payload_bytes():
+    data, pubs, acks, others = stream_v4()
+    p = FrameParser()
+    items, nbytes, a, o = p.parse_items(data[:50], 1.5, 7)
+    items2, nbytes2, a2, o2 = p.parse_items(data[50:], 2.5, 7)
+    got = items + items2
+    assert [(t, pl, pid, q) for t, pl, _, pid, q, _ in got] == pubs
+    assert all(g == 7 for *_, g in got) and {x[2] for x in got} <= {1.5, 2.5}
+    assert nbytes + nbytes2 == sum(len(x[1]) for x in pubs)
+    assert a + a2 == acks and o + o2 == others

@@ -38,3 +38,15 @@ def test_bad_payloads_have_a_kind_and_reason(payload, kind):
     with pytest.raises(BadInput) as e:
         decode(payload)
     assert e.value.kind == kind and str(e.value)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.float32])
+def test_binary_one_record_decodes_like_a_block(dtype):
+    x = (np.arange(5) - 2).astype(dtype).reshape(1, 5)
+    b = decode(encode_binary([2**32 - 1], [7], x))
+    assert b.seqs == [2**32 - 1] and b.ts == [7] and b.count == 1
+    assert b.values.shape == (1, 5) and b.values.dtype == dtype and np.array_equal(b.values, x)
+    assert b.quantized == (dtype == np.int8)
+    with pytest.raises(BadInput) as e:
+        decode(encode_binary([1], [1], x) + b"\x00")
+    assert e.value.kind == "wrong_size"

@@ -57,9 +57,28 @@ static inline int ember_rq_fast_avx2(const int32_t *hdr, int nr, int off, int nr
     return _mm256_testz_si256(bad, live);
 }
 
-/* mbqm of the fast case (no left shift, no saturation), before the zero point. */
-static inline __m256i ember_mbqm_fast_avx2(__m256i acc, const ember_rq_avx2 *q) {
-    return ember_rdbpot_avx2(ember_srdhm_avx2_x(acc, q->mult, q->mult_odd, 0), q->rshift, q->rmask, q->rhalf);
+/* mbqm of the fast case (no left shift, no saturation), before the zero
+ * point, for lanes [off, off + 8) of a block header of nr lanes. The
+ * constants are read from the header at each use (memory operands, no
+ * registers held across the 12 accumulators of a 6-row call); the odd
+ * lanes' multipliers come from a load one lane further, whose even dwords
+ * are they (vpmuldq reads even dwords only; for the last 8 lanes the extra
+ * dword read is the next header field's). RoundingDivideByPOT compares
+ * remainder + (x < 0 ? -1 : 0) > half, i.e. remainder > half + (x < 0). */
+static inline __m256i ember_mbqm_fast_avx2(__m256i acc, const int32_t *hdr, int nr, int off) {
+    const int32_t *mult = hdr + EMBER_QHDR_MULT * nr + off;
+    const __m256i nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
+    const __m256i even = _mm256_srli_epi64(
+        _mm256_add_epi64(_mm256_mul_epi32(acc, _mm256_loadu_si256((const __m256i *)mult)), nudge), 31);
+    const __m256i odd = _mm256_slli_epi64(
+        _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(acc, 32), _mm256_loadu_si256((const __m256i *)(mult + 1))),
+                         nudge),
+        1);
+    const __m256i x = _mm256_blend_epi32(even, odd, 0xAA);
+    const __m256i rem = _mm256_add_epi32(_mm256_and_si256(x, ember_hdr_load_avx2(hdr, nr, EMBER_QHDR_RMASK, off)),
+                                         _mm256_srai_epi32(x, 31));
+    return _mm256_sub_epi32(_mm256_srav_epi32(x, ember_hdr_load_avx2(hdr, nr, EMBER_QHDR_RSHIFT, off)),
+                            _mm256_cmpgt_epi32(rem, ember_hdr_load_avx2(hdr, nr, EMBER_QHDR_RHALF, off)));
 }
 
 /* Fast case: 4 vectors of mbqm results -> 32 int8 with zero point and clamp
@@ -78,19 +97,21 @@ static inline __m256i ember_narrow4_avx2(__m256i x0, __m256i x1, __m256i y0, __m
 /* Fast case (ember_rq_fast_avx2): requantizes rows i (x0, x1) and i + 1
  * (y0, y1) of a 16-channel block and stores row i, and row i + 1 when
  * `two`. */
-static inline void ember_store_pair16_avx2(__m256i x0, __m256i x1, __m256i y0, __m256i y1, const ember_rq_avx2 *q0,
-                                           const ember_rq_avx2 *q1, __m256i zp16, __m256i lo8, __m256i hi8,
-                                           int8_t *out, size_t out_stride, int two, int nr_valid) {
-    const __m256i v = ember_narrow4_avx2(ember_mbqm_fast_avx2(x0, q0), ember_mbqm_fast_avx2(x1, q1),
-                                         ember_mbqm_fast_avx2(y0, q0), ember_mbqm_fast_avx2(y1, q1), zp16, lo8, hi8);
+static inline void ember_store_pair16_avx2(__m256i x0, __m256i x1, __m256i y0, __m256i y1, const int32_t *hdr,
+                                           __m256i zp16, __m256i lo8, __m256i hi8, int8_t *out, size_t out_stride,
+                                           int two, int nr_valid) {
+    const __m256i v = ember_narrow4_avx2(ember_mbqm_fast_avx2(x0, hdr, 16, 0), ember_mbqm_fast_avx2(x1, hdr, 16, 8),
+                                         ember_mbqm_fast_avx2(y0, hdr, 16, 0), ember_mbqm_fast_avx2(y1, hdr, 16, 8),
+                                         zp16, lo8, hi8);
     ember_store_row16(out, _mm256_castsi256_si128(v), nr_valid);
     if (two) ember_store_row16(out + out_stride, _mm256_extracti128_si256(v, 1), nr_valid);
 }
 
 /* General case: one row, full requantization (left shift, saturation). */
-static inline void ember_store_row16_full_avx2(__m256i x0, __m256i x1, const ember_rq_avx2 *q0,
-                                               const ember_rq_avx2 *q1, const ember_output_stage *os, int8_t *out,
-                                               int nr_valid) {
+static inline void ember_store_row16_full_avx2(__m256i x0, __m256i x1, const int32_t *hdr,
+                                               const ember_output_stage *os, int8_t *out, int nr_valid) {
+    const ember_rq_avx2 q0v = ember_rq_load_avx2(hdr, 16, 0), q1v = ember_rq_load_avx2(hdr, 16, 8);
+    const ember_rq_avx2 *q0 = &q0v, *q1 = &q1v;
     const __m256i zp = _mm256_set1_epi32(os->output_zero_point);
     const __m256i lo = _mm256_set1_epi32(os->act_min), hi = _mm256_set1_epi32(os->act_max);
     ember_store_row16(out, ember_pack16_avx2(ember_requant_avx2(x0, q0, zp, lo, hi), ember_requant_avx2(x1, q1, zp, lo, hi)),
@@ -99,15 +120,14 @@ static inline void ember_store_row16_full_avx2(__m256i x0, __m256i x1, const emb
 
 /* Requantization prologue of a 16-channel block: constants, fast-case test. */
 #define EMBER_RQ16_SETUP                                                                                           \
-    const ember_rq_avx2 q0 = ember_rq_load_avx2(hdr, 16, 0), q1 = ember_rq_load_avx2(hdr, 16, 8);                \
     const int fast = ember_rq_fast_avx2(hdr, 16, 0, nr_valid) && ember_rq_fast_avx2(hdr, 16, 8, nr_valid);       \
     const __m256i zp16 = _mm256_set1_epi16((int16_t)os->output_zero_point);                                      \
     const __m256i lo8 = _mm256_set1_epi8((int8_t)os->act_min), hi8 = _mm256_set1_epi8((int8_t)os->act_max)
 #define EMBER_PAIR16(i, x0, x1, y0, y1)                                                                            \
-    ember_store_pair16_avx2(x0, x1, y0, y1, &q0, &q1, zp16, lo8, hi8, out + (size_t)(i) * out_stride, out_stride, \
+    ember_store_pair16_avx2(x0, x1, y0, y1, hdr, zp16, lo8, hi8, out + (size_t)(i) * out_stride, out_stride,       \
                             mr_valid > (i) + 1, nr_valid)
 #define EMBER_ROW16(i, x0, x1)                                                                                     \
-    if (mr_valid > (i)) ember_store_row16_full_avx2(x0, x1, &q0, &q1, os, out + (size_t)(i) * out_stride, nr_valid)
+    if (mr_valid > (i)) ember_store_row16_full_avx2(x0, x1, hdr, os, out + (size_t)(i) * out_stride, nr_valid)
 
 /* One row's step of the K loop: (a[k], a[k+1]) times 16 channels. */
 #define EMBER_ROW_STEP(acc0, acc1, row)                                                                            \
@@ -177,8 +197,8 @@ static void ember_qgemm_3rows_avx2(int mr_valid, int nr_valid, size_t kp, const 
     EMBER_RQ16_SETUP;
     if (fast) {
         EMBER_PAIR16(0, c00, c01, c10, c11);
-        if (mr_valid > 2) ember_store_pair16_avx2(c20, c21, c20, c21, &q0, &q1, zp16, lo8, hi8, out + 2 * out_stride,
-                                                  out_stride, 0, nr_valid);
+        if (mr_valid > 2)
+            ember_store_pair16_avx2(c20, c21, c20, c21, hdr, zp16, lo8, hi8, out + 2 * out_stride, out_stride, 0, nr_valid);
         return;
     }
     EMBER_ROW16(0, c00, c01);
@@ -211,9 +231,19 @@ const ember_qgemm_ukernel ember_qgemm_6x16c2__avx2 = {
  * broadcast A pair per row, so no lane idles for an 8-channel conv. */
 static void ember_qgemm_8x8c2_avx2(int mr_valid, int nr_valid, size_t kp, const void *a, size_t a_stride,
                                    const void *w, int8_t *out, size_t out_stride, const ember_output_stage *os) {
+    /* row pointers: rows past mr_valid repeat the last valid row (plain
+     * selects; as a loop over an array gcc built them with 64-bit vector
+     * multiplies on every call) */
+    const uint8_t *ab = (const uint8_t *)a;
     const int16_t *ap[8];
-    for (int i = 0; i < 8; ++i)
-        ap[i] = (const int16_t *)((const uint8_t *)a + (size_t)(i < mr_valid ? i : mr_valid - 1) * a_stride);
+    ap[0] = (const int16_t *)ab;
+    ap[1] = mr_valid > 1 ? (const int16_t *)(ab + a_stride) : ap[0];
+    ap[2] = mr_valid > 2 ? (const int16_t *)(ab + 2 * a_stride) : ap[1];
+    ap[3] = mr_valid > 3 ? (const int16_t *)(ab + 3 * a_stride) : ap[2];
+    ap[4] = mr_valid > 4 ? (const int16_t *)(ab + 4 * a_stride) : ap[3];
+    ap[5] = mr_valid > 5 ? (const int16_t *)(ab + 5 * a_stride) : ap[4];
+    ap[6] = mr_valid > 6 ? (const int16_t *)(ab + 6 * a_stride) : ap[5];
+    ap[7] = mr_valid > 7 ? (const int16_t *)(ab + 7 * a_stride) : ap[6];
     const int32_t *hdr = (const int32_t *)w;
     const __m256i bias = _mm256_loadu_si256((const __m256i *)hdr);
     __m256i c0 = bias, c1 = bias, c2 = bias, c3 = bias, c4 = bias, c5 = bias, c6 = bias, c7 = bias;
@@ -229,16 +259,15 @@ static void ember_qgemm_8x8c2_avx2(int mr_valid, int nr_valid, size_t kp, const 
         c6 = _mm256_add_epi32(c6, _mm256_madd_epi16(ember_bcast_pair(ap[6] + k), wv));
         c7 = _mm256_add_epi32(c7, _mm256_madd_epi16(ember_bcast_pair(ap[7] + k), wv));
     }
-    const ember_rq_avx2 q = ember_rq_load_avx2(hdr, 8, 0);
     __m256i acc[8] = {c0, c1, c2, c3, c4, c5, c6, c7};
     if (ember_rq_fast_avx2(hdr, 8, 0, nr_valid)) {
         /* 4 rows per narrowing: [row i | i+1 | i+2 | i+3] x 8 bytes */
         const __m256i zp16 = _mm256_set1_epi16((int16_t)os->output_zero_point);
         const __m256i lo8 = _mm256_set1_epi8((int8_t)os->act_min), hi8 = _mm256_set1_epi8((int8_t)os->act_max);
         for (int i = 0; i < mr_valid; i += 4) {
-            const __m256i v = ember_narrow4_avx2(ember_mbqm_fast_avx2(acc[i], &q), ember_mbqm_fast_avx2(acc[i + 1], &q),
-                                                 ember_mbqm_fast_avx2(acc[i + 2], &q),
-                                                 ember_mbqm_fast_avx2(acc[i + 3], &q), zp16, lo8, hi8);
+            const __m256i v = ember_narrow4_avx2(
+                ember_mbqm_fast_avx2(acc[i], hdr, 8, 0), ember_mbqm_fast_avx2(acc[i + 1], hdr, 8, 0),
+                ember_mbqm_fast_avx2(acc[i + 2], hdr, 8, 0), ember_mbqm_fast_avx2(acc[i + 3], hdr, 8, 0), zp16, lo8, hi8);
             int8_t *o = out + (size_t)i * out_stride;
             if (nr_valid == 8 && out_stride == 8 && i + 4 <= mr_valid) {
                 _mm256_storeu_si256((__m256i *)(void *)o, v); /* 4 consecutive output rows */
@@ -250,6 +279,7 @@ static void ember_qgemm_8x8c2_avx2(int mr_valid, int nr_valid, size_t kp, const 
         }
         return;
     }
+    const ember_rq_avx2 q = ember_rq_load_avx2(hdr, 8, 0);
     const __m256i zp = _mm256_set1_epi32(os->output_zero_point);
     const __m256i lo = _mm256_set1_epi32(os->act_min), hi = _mm256_set1_epi32(os->act_max);
     for (int i = 0; i < mr_valid; ++i) {

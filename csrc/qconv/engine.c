@@ -243,6 +243,10 @@ static void ember_qconv_gather(const ember_qconv_job *j, int64_t b, int32_t oy, 
 }
 
 #if defined(__SSE2__)
+/* Short-row border pixels with at most this many kernel rows build their
+ * window on the stack (16 bytes per kernel row). */
+#define EMBER_SHORT_WINDOW_ROWS 16
+
 /* One interior pixel of a 3x3 kernel over 3 channels: 3 kernel rows of 9
  * values, K = 27 assembled in registers and stored as 4 whole 16-byte
  * chunks, so every A pair the micro-kernel loads comes from one store (a
@@ -296,6 +300,7 @@ static void ember_qconv_gather_rows_short(const ember_qconv_job *j, int64_t row0
     const size_t line = (size_t)in_w * (size_t)ic * (size_t)g->dilation_h, seg = (size_t)kw * (size_t)ic;
     const int32_t last_ky = (kh - 1) * g->dilation_h;
     const int8_t *input = j->input, *input_end = j->input_end;
+    const int8_t zp = (int8_t)g->input_zero_point;
     const int rgb3x3 = kh == 3 && seg == 9 && kp <= 32; /* e.g. a 3x3 stem over 3 channels */
     const size_t need = rgb3x3 ? 2 * line + 16 : (size_t)(kh - 1) * line + 16; /* bytes read from a pixel's src */
     const size_t step = (size_t)sw * (size_t)ic;
@@ -320,7 +325,29 @@ static void ember_qconv_gather_rows_short(const ember_qconv_job *j, int64_t row0
                 run = (int)((size_t)room / step) + 1;
         }
         uint8_t *dst = abuf + (size_t)i * a_stride;
-        if (run == 0) {
+        if (run == 0 && kh <= EMBER_SHORT_WINDOW_ROWS) {
+            /* a border pixel: its window (kernel rows of 16 bytes, input
+             * zero point outside the image) built on the stack, then the
+             * interior code with a line of 16 bytes */
+            int8_t win[EMBER_SHORT_WINDOW_ROWS * 16];
+            const __m128i zpv = _mm_set1_epi8((char)zp);
+            const int32_t ix0 = ox * sw - pl;
+            const int32_t kx0 = ix0 < 0 ? -ix0 : 0, kx1 = in_w - ix0 < kw ? in_w - ix0 : kw;
+            const int8_t *img = input + (size_t)b * (size_t)in_h * (size_t)in_w * (size_t)ic;
+            for (int32_t ky = 0; ky < kh; ++ky) {
+                const int32_t iy = iy0 + ky * g->dilation_h;
+                _mm_storeu_si128((__m128i *)(void *)(win + 16 * ky), zpv);
+                if (iy >= 0 && iy < in_h && kx1 > kx0)
+                    memcpy(win + 16 * ky + (size_t)kx0 * (size_t)ic,
+                           img + ((size_t)iy * (size_t)in_w + (size_t)(ix0 + kx0)) * (size_t)ic,
+                           (size_t)(kx1 - kx0) * (size_t)ic);
+            }
+            if (rgb3x3)
+                ember_qconv_gather_rgb3x3(win, 16, dst);
+            else
+                ember_qconv_gather_short_px(win, 16, kh, seg, k, kp, dst);
+            run = 1;
+        } else if (run == 0) {
             ember_qconv_gather(j, b, oy, ox, dst);
             run = 1;
         } else if (rgb3x3) {

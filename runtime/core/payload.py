@@ -86,19 +86,36 @@ def decode(payload: bytes):
     return Reading(seq, int(t), f=f, ch=ch)
 
 
+_SEQ_T = struct.Struct("<II")
+_RECORDS: dict = {}          # (dtype code, n) -> record dtype (building one costs more than a decode)
+
+
+def _record(dt: int, n: int) -> np.dtype:
+    rec = _RECORDS.get((dt, n))
+    if rec is None:
+        rec = np.dtype([("seq", "<u4"), ("t", "<u4"), ("x", _NP_DTYPES[dt], (n,))])
+        if len(_RECORDS) < 256:            # bounded: n comes from the network
+            _RECORDS[(dt, n)] = rec
+    return rec
+
+
 def _decode_binary(payload: bytes) -> Block:
     if len(payload) < _HEADER.size:
         raise BadInput("bad_payload", "binary payload shorter than its header")
     _, dt, count, n = _HEADER.unpack_from(payload)
     if dt not in _NP_DTYPES:
         raise BadInput("bad_payload", f"binary payload has unknown dtype code {dt}")
-    rec = np.dtype([("seq", "<u4"), ("t", "<u4"), ("x", _NP_DTYPES[dt], (n,))])
-    want = _HEADER.size + count * rec.itemsize
+    itemsize = 8 + n * _NP_DTYPES[dt].itemsize
+    want = _HEADER.size + count * itemsize
     if len(payload) != want:
         raise BadInput("wrong_size", f"binary payload is {len(payload)} bytes, header says {want}")
     if count == 0:
         raise BadInput("bad_payload", "binary payload holds no records")
-    arr = np.frombuffer(payload, rec, count, _HEADER.size)
+    if count == 1:                         # one reading per message: no record array needed
+        seq, t = _SEQ_T.unpack_from(payload, _HEADER.size)
+        x = np.frombuffer(payload, _NP_DTYPES[dt], n, _HEADER.size + 8).reshape(1, n)
+        return Block([seq], [t], x, dt == DTYPE_INT8)
+    arr = np.frombuffer(payload, _record(dt, n), count, _HEADER.size)
     return Block(arr["seq"].tolist(), arr["t"].tolist(), arr["x"].reshape(count, n), dt == DTYPE_INT8)
 
 
