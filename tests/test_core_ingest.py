@@ -324,7 +324,7 @@ class FakeBroker:
 
 
 def _ingest(port, **kw):
-    delivered, counters = [], {k: 0 for k in ("publish_error", "result_overflow", "ingest_paused",
+    delivered, counters = [], {k: 0 for k in ("publish_error", "result_backpressure", "ingest_paused",
                                               "ingest_reconnects", "protocol_error")}
     conn = IngestConnection("127.0.0.1", port, "core-x-ingest", "ember/nodes/+/data",
                             lambda items, n: delivered.extend(items), lambda: True, counters,
@@ -425,3 +425,109 @@ def test_mqtt5_connect_and_connack_properties():
     from runtime.core._mqtt_fast import FrameError
     with pytest.raises(FrameError, match="unknown MQTT 5 property"):
         read_properties(b"\x02\x7f\x00", 0)
+
+
+def test_results_beyond_the_inflight_window_wait_and_nothing_is_lost(mqtt_broker, tmp_path, monkeypatch):
+    """An inflight window of 2 results and a queue of 3 with a real broker: every result reaches
+    a subscriber (the ordering and the waiting are checked deterministically below)."""
+    real = Core._make_ingest
+
+    def small_window(self):
+        conn = real(self)
+        conn.inflight_limit, conn.max_pending_results = 2, 3
+        return conn
+    monkeypatch.setattr(Core, "_make_ingest", small_window)
+    res = Results()
+    core = make_core(tmp_path, mqtt_broker.host, mqtt_broker.port, res)
+    wire = set()
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher")
+    sub.on_message = lambda c, u, m: wire.add(json.loads(m.payload)["seq"])
+    subscribed = threading.Event()
+    sub.on_subscribe = lambda *a: subscribed.set()
+    sub.connect(mqtt_broker.host, mqtt_broker.port)
+    sub.subscribe("ember/results/#", 1)
+    sub.loop_start()
+    pub = publisher(mqtt_broker.host, mqtt_broker.port)
+    try:
+        assert subscribed.wait(10) and core.ingest._window == 2
+        for i in range(300):
+            pub.publish("ember/nodes/n1/data", encode_json(i, i, f=dict(zip(FEATURES, [0.3] * 8))), 1)
+        assert wait_for(lambda: len(wire) == 300, 60), f"{len(wire)} of 300 results on the wire"
+        assert core.counters["internal_error"] == 0
+        assert wait_for(lambda: core.ingest.status()["results_pending"] == 0)
+    finally:
+        close(pub)
+        close(sub)
+        core.stop()
+
+
+def split_frames(data: bytes) -> list:
+    """Client -> broker bytes -> [(packet type, body)] (test helper, complete frames only)."""
+    out, pos = [], 0
+    while pos + 2 <= len(data):
+        n = shift = 0
+        i = pos + 1
+        while True:
+            b = data[i]
+            n |= (b & 0x7F) << shift
+            shift += 7
+            i += 1
+            if not b & 0x80:
+                break
+        out.append((data[pos] >> 4, data[i:i + n]))
+        pos = i + n
+    return out
+
+
+def test_pubacks_wait_behind_results_and_a_full_queue_blocks_the_worker():
+    frames, release = [], threading.Event()
+
+    def script(conn, i):
+        conn.sendall(b"\x20\x02\x00\x00")
+        conn.settimeout(0.05)
+        buf, acked = b"", set()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                buf += data
+            except socket.timeout:
+                pass
+            got = split_frames(buf)
+            frames[:] = got
+            for t, body in got:
+                if t == 8 and ("sub", body[:2]) not in acked:
+                    acked.add(("sub", body[:2]))
+                    conn.sendall(b"\x90\x03" + body[:2] + b"\x01")          # SUBACK
+                if t == 3 and release.is_set():
+                    pid = body[2 + body[1]:4 + body[1]]
+                    if pid not in acked:
+                        acked.add(pid)
+                        conn.sendall(b"\x40\x02" + pid)                      # PUBACK of a result
+    fake = FakeBroker(script)
+    conn, delivered, counters = _ingest(fake.port, inflight=2, max_pending_results=3)
+    conn.start()
+    try:
+        assert conn.ready.wait(10)
+        gen = conn.generation
+        conn.submit([(f"ember/results/m/n{k}", b"r%d" % k) for k in range(5)], [11], gen)
+        t = threading.Thread(target=conn.submit, args=([("ember/results/m/n5", b"r5")], [12], gen))
+        t.start()
+        time.sleep(0.5)
+        assert t.is_alive() and counters["result_backpressure"] == 1      # the worker waits
+        pubs = [b for ty, b in frames if ty == 3]
+        assert len(pubs) == 2 and not [b for ty, b in frames if ty == 4]     # window 2, PUBACK 11 held
+        release.set()
+        t.join(10)
+        assert not t.is_alive()
+        assert wait_for(lambda: sum(ty == 4 for ty, _ in frames) == 2, 10)
+        order = [(ty, b[-2:] if ty == 3 else b) for ty, b in frames if ty in (3, 4)]
+        assert [o[1] for o in order if o[0] == 3] == [b"r%d" % k for k in range(6)]
+        assert order.index((4, b"\x00\x0b")) > order.index((3, b"r4"))      # after the batch's results
+        assert order.index((4, b"\x00\x0c")) > order.index((3, b"r5"))
+        assert wait_for(lambda: conn.status()["results_inflight"] == 0)
+    finally:
+        conn.close()
+        fake.close()

@@ -92,14 +92,13 @@ static inline __m256i ember_add32_avx2(__m256i va, const __m256i *b_vec, __m256i
     return ember_add_pack_avx2(r[0], r[1], r[2], r[3], k);
 }
 
-static void ember_vadd_avx2(size_t n, const int8_t *a, const int8_t *b, int8_t *out, const ember_add_params *p) {
-    ember_add_k_avx2 k;
-    ember_add_consts_avx2(p, &k);
+static inline void ember_vadd_row_avx2(size_t n, const int8_t *a, const int8_t *b, int8_t *out,
+                                       const ember_add_k_avx2 *k) {
     const __m256i none = _mm256_setzero_si256();
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
         const __m256i vb = _mm256_loadu_si256((const __m256i *)(b + i));
-        const __m256i y = ember_add32_avx2(_mm256_loadu_si256((const __m256i *)(a + i)), &vb, none, &k);
+        const __m256i y = ember_add32_avx2(_mm256_loadu_si256((const __m256i *)(a + i)), &vb, none, k);
         _mm256_storeu_si256((__m256i *)(out + i), y);
     }
     if (i < n) {
@@ -107,24 +106,41 @@ static void ember_vadd_avx2(size_t n, const int8_t *a, const int8_t *b, int8_t *
         memcpy(ta, a + i, n - i);
         memcpy(tb, b + i, n - i);
         const __m256i vb = _mm256_loadu_si256((const __m256i *)tb);
-        _mm256_storeu_si256((__m256i *)ty, ember_add32_avx2(_mm256_loadu_si256((const __m256i *)ta), &vb, none, &k));
+        _mm256_storeu_si256((__m256i *)ty, ember_add32_avx2(_mm256_loadu_si256((const __m256i *)ta), &vb, none, k));
         memcpy(out + i, ty, n - i);
     }
 }
 
-static void ember_vadd_const_avx2(size_t n, const int8_t *a, int32_t b_term, int8_t *out, const ember_add_params *p) {
-    ember_add_k_avx2 k;
-    ember_add_consts_avx2(p, &k);
-    const __m256i bt = _mm256_set1_epi32(b_term);
+static inline void ember_vadd_const_row_avx2(size_t n, const int8_t *a, __m256i bt, int8_t *out,
+                                             const ember_add_k_avx2 *k) {
     size_t i = 0;
     for (; i + 32 <= n; i += 32)
         _mm256_storeu_si256((__m256i *)(out + i),
-                            ember_add32_avx2(_mm256_loadu_si256((const __m256i *)(a + i)), NULL, bt, &k));
+                            ember_add32_avx2(_mm256_loadu_si256((const __m256i *)(a + i)), NULL, bt, k));
     if (i < n) {
         int8_t ta[32] = {0}, ty[32];
         memcpy(ta, a + i, n - i);
-        _mm256_storeu_si256((__m256i *)ty, ember_add32_avx2(_mm256_loadu_si256((const __m256i *)ta), NULL, bt, &k));
+        _mm256_storeu_si256((__m256i *)ty, ember_add32_avx2(_mm256_loadu_si256((const __m256i *)ta), NULL, bt, k));
         memcpy(out + i, ty, n - i);
+    }
+}
+
+static void ember_vadd_avx2(size_t rows, size_t n, const int8_t *a, size_t a_stride, const int8_t *b,
+                            size_t b_stride, int8_t *out, const ember_add_params *p) {
+    ember_add_k_avx2 k;
+    ember_add_consts_avx2(p, &k);
+    for (size_t r = 0; r < rows; ++r) ember_vadd_row_avx2(n, a + r * a_stride, b + r * b_stride, out + r * n, &k);
+}
+
+/* b's rescaled term of each row: the lanes' own term function on a broadcast value. */
+static void ember_vadd_const_avx2(size_t rows, size_t n, const int8_t *a, size_t a_stride, const int8_t *b,
+                                  size_t b_stride, int8_t *out, const ember_add_params *p) {
+    ember_add_k_avx2 k;
+    ember_add_consts_avx2(p, &k);
+    for (size_t r = 0; r < rows; ++r) {
+        const __m256i bt =
+            ember_add_term_avx2(_mm_set1_epi8((char)b[r * b_stride]), k.off2, k.lsh, k.m2, k.s2, k.mask2, k.half2);
+        ember_vadd_const_row_avx2(n, a + r * a_stride, bt, out + r * n, &k);
     }
 }
 

@@ -69,33 +69,48 @@ static inline int8x16_t ember_add16_neon(int8x16_t va, int has_b, int8x16_t vb, 
     return ember_add_pack_neon(r, k);
 }
 
-static void ember_vadd_neon(size_t n, const int8_t *a, const int8_t *b, int8_t *out, const ember_add_params *p) {
-    ember_add_k_neon k;
-    ember_add_consts_neon(p, &k);
+static inline void ember_vadd_row_neon(size_t n, const int8_t *a, const int8_t *b, int8_t *out,
+                                       const ember_add_k_neon *k) {
     const int32x4_t none = vdupq_n_s32(0);
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) vst1q_s8(out + i, ember_add16_neon(vld1q_s8(a + i), 1, vld1q_s8(b + i), none, &k));
+    for (; i + 16 <= n; i += 16) vst1q_s8(out + i, ember_add16_neon(vld1q_s8(a + i), 1, vld1q_s8(b + i), none, k));
     if (i < n) {
         int8_t ta[16] = {0}, tb[16] = {0}, ty[16];
         memcpy(ta, a + i, n - i);
         memcpy(tb, b + i, n - i);
-        vst1q_s8(ty, ember_add16_neon(vld1q_s8(ta), 1, vld1q_s8(tb), none, &k));
+        vst1q_s8(ty, ember_add16_neon(vld1q_s8(ta), 1, vld1q_s8(tb), none, k));
         memcpy(out + i, ty, n - i);
     }
 }
 
-static void ember_vadd_const_neon(size_t n, const int8_t *a, int32_t b_term, int8_t *out, const ember_add_params *p) {
-    ember_add_k_neon k;
-    ember_add_consts_neon(p, &k);
-    const int32x4_t bt = vdupq_n_s32(b_term);
+static inline void ember_vadd_const_row_neon(size_t n, const int8_t *a, int32x4_t bt, int8_t *out,
+                                             const ember_add_k_neon *k) {
     const int8x16_t none = vdupq_n_s8(0);
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) vst1q_s8(out + i, ember_add16_neon(vld1q_s8(a + i), 0, none, bt, &k));
+    for (; i + 16 <= n; i += 16) vst1q_s8(out + i, ember_add16_neon(vld1q_s8(a + i), 0, none, bt, k));
     if (i < n) {
         int8_t ta[16] = {0}, ty[16];
         memcpy(ta, a + i, n - i);
-        vst1q_s8(ty, ember_add16_neon(vld1q_s8(ta), 0, none, bt, &k));
+        vst1q_s8(ty, ember_add16_neon(vld1q_s8(ta), 0, none, bt, k));
         memcpy(out + i, ty, n - i);
+    }
+}
+
+static void ember_vadd_neon(size_t rows, size_t n, const int8_t *a, size_t a_stride, const int8_t *b,
+                            size_t b_stride, int8_t *out, const ember_add_params *p) {
+    ember_add_k_neon k;
+    ember_add_consts_neon(p, &k);
+    for (size_t r = 0; r < rows; ++r) ember_vadd_row_neon(n, a + r * a_stride, b + r * b_stride, out + r * n, &k);
+}
+
+/* b's rescaled term of each row: the lanes' own term function on a broadcast value. */
+static void ember_vadd_const_neon(size_t rows, size_t n, const int8_t *a, size_t a_stride, const int8_t *b,
+                                  size_t b_stride, int8_t *out, const ember_add_params *p) {
+    ember_add_k_neon k;
+    ember_add_consts_neon(p, &k);
+    for (size_t r = 0; r < rows; ++r) {
+        const int32x4_t bt = ember_add_term_neon(vdupq_n_s32(b[r * b_stride]), k.off2, k.lsh, k.m2, k.ns2);
+        ember_vadd_const_row_neon(n, a + r * a_stride, bt, out + r * n, &k);
     }
 }
 

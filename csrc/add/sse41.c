@@ -68,13 +68,12 @@ static inline __m128i ember_add16_sse41(__m128i va, int has_b, __m128i vb, __m12
     return _mm_min_epi8(_mm_max_epi8(v, k->lo), k->hi);
 }
 
-static void ember_vadd_sse41(size_t n, const int8_t *a, const int8_t *b, int8_t *out, const ember_add_params *p) {
-    ember_add_k_sse41 k;
-    ember_add_consts_sse41(p, &k);
+static inline void ember_vadd_row_sse41(size_t n, const int8_t *a, const int8_t *b, int8_t *out,
+                                        const ember_add_k_sse41 *k) {
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         const __m128i vb = _mm_loadu_si128((const __m128i *)(b + i));
-        const __m128i y = ember_add16_sse41(_mm_loadu_si128((const __m128i *)(a + i)), 1, vb, vb, &k);
+        const __m128i y = ember_add16_sse41(_mm_loadu_si128((const __m128i *)(a + i)), 1, vb, vb, k);
         _mm_storeu_si128((__m128i *)(out + i), y);
     }
     if (i < n) {
@@ -82,25 +81,41 @@ static void ember_vadd_sse41(size_t n, const int8_t *a, const int8_t *b, int8_t 
         memcpy(ta, a + i, n - i);
         memcpy(tb, b + i, n - i);
         const __m128i vb = _mm_loadu_si128((const __m128i *)tb);
-        _mm_storeu_si128((__m128i *)ty, ember_add16_sse41(_mm_loadu_si128((const __m128i *)ta), 1, vb, vb, &k));
+        _mm_storeu_si128((__m128i *)ty, ember_add16_sse41(_mm_loadu_si128((const __m128i *)ta), 1, vb, vb, k));
         memcpy(out + i, ty, n - i);
     }
 }
 
-static void ember_vadd_const_sse41(size_t n, const int8_t *a, int32_t b_term, int8_t *out,
-                                   const ember_add_params *p) {
-    ember_add_k_sse41 k;
-    ember_add_consts_sse41(p, &k);
-    const __m128i bt = _mm_set1_epi32(b_term);
+static inline void ember_vadd_const_row_sse41(size_t n, const int8_t *a, __m128i bt, int8_t *out,
+                                              const ember_add_k_sse41 *k) {
     size_t i = 0;
     for (; i + 16 <= n; i += 16)
         _mm_storeu_si128((__m128i *)(out + i),
-                         ember_add16_sse41(_mm_loadu_si128((const __m128i *)(a + i)), 0, bt, bt, &k));
+                         ember_add16_sse41(_mm_loadu_si128((const __m128i *)(a + i)), 0, bt, bt, k));
     if (i < n) {
         int8_t ta[16] = {0}, ty[16];
         memcpy(ta, a + i, n - i);
-        _mm_storeu_si128((__m128i *)ty, ember_add16_sse41(_mm_loadu_si128((const __m128i *)ta), 0, bt, bt, &k));
+        _mm_storeu_si128((__m128i *)ty, ember_add16_sse41(_mm_loadu_si128((const __m128i *)ta), 0, bt, bt, k));
         memcpy(out + i, ty, n - i);
+    }
+}
+
+static void ember_vadd_sse41(size_t rows, size_t n, const int8_t *a, size_t a_stride, const int8_t *b,
+                             size_t b_stride, int8_t *out, const ember_add_params *p) {
+    ember_add_k_sse41 k;
+    ember_add_consts_sse41(p, &k);
+    for (size_t r = 0; r < rows; ++r) ember_vadd_row_sse41(n, a + r * a_stride, b + r * b_stride, out + r * n, &k);
+}
+
+/* b's rescaled term of each row: the lanes' own term function on a broadcast value. */
+static void ember_vadd_const_sse41(size_t rows, size_t n, const int8_t *a, size_t a_stride, const int8_t *b,
+                                   size_t b_stride, int8_t *out, const ember_add_params *p) {
+    ember_add_k_sse41 k;
+    ember_add_consts_sse41(p, &k);
+    for (size_t r = 0; r < rows; ++r) {
+        const __m128i bt =
+            ember_add_term_sse41(_mm_set1_epi8((char)b[r * b_stride]), k.off2, k.lsh, k.m2, k.s2, k.mask2, k.half2);
+        ember_vadd_const_row_sse41(n, a + r * a_stride, bt, out + r * n, &k);
     }
 }
 

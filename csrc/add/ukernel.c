@@ -1,20 +1,14 @@
-/* ADD through a SIMD micro-kernel (see ember/ops/add.h): the broadcast is
- * reduced to runs along the innermost dim that are either elementwise
- * (run) or have one operand fixed along the run (run_b_const, the fixed
- * operand's rescaled term computed once). Dims of size 1 are dropped and
- * neighbouring dims that both operands walk the same way are merged first,
- * so a scalar or per-channel broadcast becomes few long runs. Work units for
- * threads: rows, or blocks of EMBER_ADD_UNIT elements when same-shape. The output is
- * still written in row-major order and every element is the same function
- * of its two inputs, so the bytes equal ember_add_s8_scalar's. */
+/* ADD through a SIMD micro-kernel (see ember/ops/add.h). Dims of size 1 are
+ * dropped and neighbouring dims that both operands walk the same way are
+ * merged, so a scalar or per-channel broadcast becomes few long rows; the
+ * rows along the innermost dim are either elementwise (run) or have one
+ * operand fixed along the row (run_b_const), and go to the micro-kernel in
+ * groups along the next dim. Work units for threads: rows, or blocks of
+ * EMBER_ADD_UNIT elements when same-shape. The output is still written in
+ * row-major order and every element is the same function of its two
+ * inputs, so the bytes equal ember_add_s8_scalar's. */
 #include "ember/kernels.h"
 #include "ember/ops/add.h"
-#include "ember/requant.h"
-
-/* Rescaled term of one input value: MBQM((v + offset) << left_shift, mult, shift). */
-static int32_t ember_add_term(int32_t v, int32_t offset, int32_t left_shift, int32_t mult, int32_t shift) {
-    return ember_mbqm((int32_t)((uint32_t)(v + offset) << left_shift), mult, shift);
-}
 
 /* p with the two inputs exchanged (ADD is symmetric in its rescaled terms). */
 static ember_add_params ember_add_swapped(const ember_add_params *p) {
@@ -80,7 +74,7 @@ ember_status ember_add_s8_ukernel_part(const struct ember_add_ukernel *uk, const
     if (bc->same_shape) {
         const int32_t lo = start * EMBER_ADD_UNIT;
         const int32_t hi = (int64_t)end * EMBER_ADD_UNIT < bc->count ? end * EMBER_ADD_UNIT : bc->count;
-        uk->run((size_t)(hi - lo), a + lo, b + lo, out + lo, p);
+        uk->run(1, (size_t)(hi - lo), a + lo, 0, b + lo, 0, out + lo, p);
         return EMBER_OK;
     }
     ember_add_walk w;
@@ -89,6 +83,9 @@ ember_status ember_add_s8_ukernel_part(const struct ember_add_ukernel *uk, const
     const ember_add_params swapped = ember_add_swapped(p);
     const int32_t nd = w.nd, inner = w.inner;
     const int32_t isa = w.sa[nd - 1], isb = w.sb[nd - 1]; /* 1 or 0, never both 0 (size-1 dims are gone) */
+    /* Rows are handed over in groups along dim nd-2 (constant strides). */
+    const int32_t gdim = nd >= 2 ? w.dims[nd - 2] : 1;
+    const int32_t gsa = nd >= 2 ? w.sa[nd - 2] : 0, gsb = nd >= 2 ? w.sb[nd - 2] : 0;
     int32_t idx[EMBER_MAX_DIMS] = {0};
     int32_t off_a = 0, off_b = 0;
     for (int32_t d = nd - 2, r = start; d >= 0; --d) { /* position of row `start` */
@@ -98,20 +95,27 @@ ember_status ember_add_s8_ukernel_part(const struct ember_add_ukernel *uk, const
         off_b += idx[d] * w.sb[d];
     }
     int8_t *y = out + (size_t)start * inner;
-    for (int32_t r = start; r < end; ++r) {
-        if (isa && isb) {
-            uk->run((size_t)inner, a + off_a, b + off_b, y, p);
-        } else if (isa) {
-            const int32_t t = ember_add_term(b[off_b], p->input2_offset, p->left_shift, p->input2_multiplier,
-                                             p->input2_shift);
-            uk->run_b_const((size_t)inner, a + off_a, t, y, p);
-        } else {
-            const int32_t t = ember_add_term(a[off_a], p->input1_offset, p->left_shift, p->input1_multiplier,
-                                             p->input1_shift);
-            uk->run_b_const((size_t)inner, b + off_b, t, y, &swapped);
-        }
-        y += inner;
-        for (int32_t d = nd - 2; d >= 0; --d) { /* odometer over the outer dims */
+    for (int32_t r = start; r < end;) {
+        const int32_t g0 = nd >= 2 ? idx[nd - 2] : 0;
+        const int32_t rows = end - r < gdim - g0 ? end - r : gdim - g0;
+        if (isa && isb)
+            uk->run((size_t)rows, (size_t)inner, a + off_a, (size_t)gsa, b + off_b, (size_t)gsb, y, p);
+        else if (isa)
+            uk->run_b_const((size_t)rows, (size_t)inner, a + off_a, (size_t)gsa, b + off_b, (size_t)gsb, y, p);
+        else
+            uk->run_b_const((size_t)rows, (size_t)inner, b + off_b, (size_t)gsb, a + off_a, (size_t)gsa, y, &swapped);
+        y += (size_t)rows * inner;
+        r += rows;
+        if (nd < 2) break;
+        /* advance `rows` rows: along dim nd-2, then the odometer over the outer dims */
+        idx[nd - 2] += rows;
+        off_a += rows * gsa;
+        off_b += rows * gsb;
+        if (idx[nd - 2] < gdim) continue;
+        off_a -= gsa * gdim;
+        off_b -= gsb * gdim;
+        idx[nd - 2] = 0;
+        for (int32_t d = nd - 3; d >= 0; --d) {
             off_a += w.sa[d];
             off_b += w.sb[d];
             if (++idx[d] < w.dims[d]) break;

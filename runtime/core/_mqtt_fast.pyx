@@ -99,12 +99,21 @@ cdef class FrameParser:
 
     def parse(self, data):
         """Parse every complete packet of `data` (bytes-like) after what is pending."""
+        r = self._feed(data, None, None, False)
+        return r[0], r[2], r[3]
+
+    def parse_items(self, data, t, gen):
+        """parse() for the core's inbox: (items, payload bytes, acks, others) where items are
+        (topic, payload, t, packet id, qos, gen) tuples."""
+        return self._feed(data, t, gen, True)
+
+    cdef tuple _feed(self, data, object t, object gen, bint items):
         cdef const unsigned char[::1] view
         cdef Py_ssize_t n
         if self._pending:
             self._pending += data
             if self._need and len(self._pending) < self._need:
-                return [], [], []
+                return [], 0, [], []
             buf = bytes(self._pending)
             self._pending = bytearray()
             self._need = 0
@@ -113,11 +122,12 @@ cdef class FrameParser:
         view = buf
         n = view.shape[0]
         if n == 0:
-            return [], [], []
-        return self._cut(buf, &view[0], n)
+            return [], 0, [], []
+        return self._cut(buf, &view[0], n, t, gen, items)
 
-    cdef tuple _cut(self, object owner, const unsigned char *p, Py_ssize_t n):
+    cdef tuple _cut(self, object owner, const unsigned char *p, Py_ssize_t n, object t, object gen, bint items):
         cdef list publishes = [], acks = [], others = []
+        cdef Py_ssize_t nbytes = 0
         cdef Py_ssize_t pos = 0, hl, rl, end, body, tl, pid, props, pl, plen
         cdef int ptype, flags, qos
         cdef unsigned char h
@@ -173,8 +183,12 @@ cdef class FrameParser:
                     topic = PyUnicode_DecodeUTF8(<const char *>(p + body + 2), tl, NULL)
                 except UnicodeDecodeError:
                     raise FrameError("PUBLISH topic is not valid UTF-8") from None
-                publishes.append((topic, PyBytes_FromStringAndSize(<const char *>(p + pl), end - pl),
-                                  pid, qos))
+                payload = PyBytes_FromStringAndSize(<const char *>(p + pl), end - pl)
+                nbytes += end - pl
+                if items:
+                    publishes.append((topic, payload, t, pid, qos, gen))
+                else:
+                    publishes.append((topic, payload, pid, qos))
             elif ptype == _PUBACK:
                 if rl < 2:
                     raise FrameError("PUBACK shorter than its packet id")
@@ -184,7 +198,7 @@ cdef class FrameParser:
             pos = end
         if pos < n:
             self._pending = bytearray(owner[pos:])
-        return publishes, acks, others
+        return publishes, nbytes, acks, others
 
 
 def pubacks(pids):

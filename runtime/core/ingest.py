@@ -20,8 +20,11 @@ and deployments stay on the core's paho client. One I/O thread owns the socket
     never sent (the broker redelivers those messages: at-least-once);
   * results in flight are kept until the broker's PUBACK (at most `inflight`,
     or the broker's Receive Maximum in MQTT 5) and resent with DUP after a
-    reconnect; results beyond the window wait in a bounded queue (overflow drops
-    the oldest, counted);
+    reconnect. Results beyond the window wait in order in a queue, and so do the
+    PUBACKs queued after them: a node message is never acknowledged before its
+    results were written. The queue is bounded (`max_pending_results`): when it
+    is full, submit() waits (back-pressure on the worker, counted as
+    `result_backpressure`) while the socket is read for the broker's PUBACKs;
   * CONNECT with clean session off (MQTT 5: session expiry 7 days) and a stable
     client id, PINGREQ keep-alive, a timeout on every blocking step, reconnect
     with exponential backoff.
@@ -146,14 +149,14 @@ class IngestConnection:
 
     deliver(items, nbytes): items = [(topic, payload, t_monotonic, packet id, qos, generation)]
     room(): False while the consumer is over its bounds (the socket is then not read)
-    counters: dict the connection increments ("publish_error", "result_overflow",
+    counters: dict the connection increments ("publish_error", "result_backpressure",
               "ingest_paused", "ingest_reconnects", "protocol_error")
     """
 
     def __init__(self, host: str, port: int, client_id: str, topic_filter: str, deliver, room, counters: dict,
                  protocol: int = 4, keepalive: int = 30, username: str = "", password: str = "",
                  ssl_context=None, server_hostname: str | None = None, result_qos: int = 1,
-                 inflight: int = 1000, max_pending_results: int = 8192, recv_size: int = 1 << 18,
+                 inflight: int = 1000, max_pending_results: int = 4096, recv_size: int = 1 << 16,
                  max_packet: int = 1 << 20, connect_timeout: float = 10.0, backoff=(0.1, 5.0)):
         self.host, self.port = host, port
         self.client_id, self.topic_filter = client_id, topic_filter
@@ -173,10 +176,11 @@ class IngestConnection:
         self.ready = threading.Event()          # connected and the subscription acknowledged
         self.session_present = False
         self._lock = threading.Lock()
+        self._space = threading.Condition(self._lock)   # the pending queue has room again
         self._out = bytearray()                 # bytes to write (I/O thread)
         self._window = inflight
         self._inflight: dict[int, tuple] = {}   # pid -> (topic, payload) until the broker's PUBACK
-        self._pending: deque = deque()          # results waiting for window space
+        self._pending: deque = deque()          # (topic, payload) results / (None, pids, gen) PUBACKs, in order
         self._next_pid = 0
         self._sock = None
         self._stop = threading.Event()
@@ -196,6 +200,8 @@ class IngestConnection:
 
     def close(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        with self._space:
+            self._space.notify_all()
         self.wake()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -216,20 +222,21 @@ class IngestConnection:
     # ------------------------------------------------------------ worker side
     def submit(self, results: list, pids: list, generation: int) -> None:
         """Queue result publishes [(topic, payload bytes)] then the PUBACKs of `pids` (one write).
-        PUBACKs of another connection generation are dropped (those messages will be redelivered)."""
+        PUBACKs of another connection generation are dropped (those messages will be redelivered).
+        Waits while `max_pending_results` results wait for the inflight window (until close())."""
         if not results and not pids:
             return
-        with self._lock:
-            for r in results:
-                self._pending.append(r)
-            over = len(self._pending) - self.max_pending_results
-            for _ in range(max(0, over)):
-                self._pending.popleft()
-                self.counters["result_overflow"] += 1
+        with self._space:
+            if len(self._pending) >= self.max_pending_results:
+                self.counters["result_backpressure"] += 1
+                while len(self._pending) >= self.max_pending_results and not self._stop.is_set():
+                    self.wake()                  # the I/O thread reads (PUBACKs) while results wait
+                    self._space.wait(0.5)
+            self._pending.extend(results)
+            if pids:
+                self._pending.append((None, pids, generation))
             if self._sock is not None:
                 self._fill_window()
-                if pids and generation == self.generation:
-                    self._out += pubacks(pids)
         self.wake()
 
     def _alloc_pid(self) -> int:
@@ -240,19 +247,28 @@ class IngestConnection:
         raise RuntimeError("no free MQTT packet id")   # cannot happen: the window is <= 65535 - 1
 
     def _fill_window(self) -> None:
-        """Move pending results into frames while the inflight window allows (lock held)."""
-        pending, out = self._pending, self._out
-        if self.result_qos == 0:
-            while pending:
-                topic, payload = pending.popleft()
-                out += publish_frame(topic, payload, 0, 0, False, self.protocol)
-            return
-        inflight = self._inflight
-        while pending and len(inflight) < self._window:
-            topic, payload = pending.popleft()
-            pid = self._alloc_pid()
-            inflight[pid] = (topic, payload)
-            out += publish_frame(topic, payload, 1, pid, False, self.protocol)
+        """Move pending results and PUBACKs into the output, in order, while the inflight window
+        allows (lock held)."""
+        pending, out, inflight = self._pending, self._out, self._inflight
+        qos, window, gen, proto = self.result_qos, self._window, self.generation, self.protocol
+        while pending:
+            e = pending[0]
+            if e[0] is None:                           # the PUBACKs of a batch whose results are out
+                pending.popleft()
+                if e[2] == gen:
+                    out += pubacks(e[1])
+            elif qos == 0:
+                pending.popleft()
+                out += publish_frame(e[0], e[1], 0, 0, False, proto)
+            elif len(inflight) < window:
+                pending.popleft()
+                pid = self._alloc_pid()
+                inflight[pid] = e
+                out += publish_frame(e[0], e[1], 1, pid, False, proto)
+            else:
+                break
+        if len(pending) < self.max_pending_results:
+            self._space.notify_all()
 
     def status(self) -> dict:
         return {"connected": self.connected.is_set(), "generation": self.generation,
@@ -266,9 +282,12 @@ class IngestConnection:
             try:
                 self._session()
                 delay = self.backoff[0]
-            except (OSError, FrameError, EOFError, ValueError) as e:
+            except Exception as e:   # network, protocol and (logged with a traceback) internal errors
                 if self._stop.is_set():
                     break
+                if not isinstance(e, (OSError, FrameError, EOFError)):
+                    self.counters["internal_error"] = self.counters.get("internal_error", 0) + 1
+                    log.exception("ingest connection: internal error")
                 if isinstance(e, FrameError):
                     self.counters["protocol_error"] += 1
                 self.last_error = f"{type(e).__name__}: {e}"
@@ -370,7 +389,7 @@ class IngestConnection:
         for ptype, flags, body in early:
             self._on_other(ptype, body)
         while not stop.is_set():
-            reading = self.room()
+            reading = self.room() or bool(self._pending)   # results waiting: read their PUBACKs
             if not reading and not self._paused:
                 self.counters["ingest_paused"] += 1
             self._paused = not reading
@@ -421,8 +440,7 @@ class IngestConnection:
                     raise
                 if not data:
                     raise EOFError("the broker closed the connection")
-                pubs, acks, others = parser.parse(data)
-                t = time.monotonic()
+                pubs, nbytes, acks, others = parser.parse_items(data, time.monotonic(), gen)
                 if acks:
                     self._on_acks(acks)
                 for ptype, flags, body in others:
@@ -431,15 +449,14 @@ class IngestConnection:
                     else:
                         self._on_other(ptype, body)
                 if pubs:
-                    items = [(topic, payload, t, pid, qos, gen) for topic, payload, pid, qos in pubs]
-                    self.deliver(items, sum(len(p[1]) for p in pubs))
+                    self.deliver(pubs, nbytes)
         self._goodbye(sock)
 
     def _on_acks(self, acks: list) -> None:
         with self._lock:
-            inflight = self._inflight
+            pop = self._inflight.pop
             for pid, rc in acks:
-                if inflight.pop(pid, None) is not None and rc >= 0x80:
+                if pop(pid, None) is not None and rc >= 0x80:
                     self.counters["publish_error"] += 1
             if self._pending:
                 self._fill_window()

@@ -64,7 +64,7 @@ def _json_head(node: str, model: str, version: str) -> bytes:
 COUNTERS = ("received", "readings", "results", "bad_json", "bad_payload", "wrong_size", "missing_value",
             "unknown_node", "inference_error", "queue_overflow", "publish_error", "uplink_rejected",
             "nodes_untracked", "internal_error", "ingest_paused", "ingest_reconnects", "protocol_error",
-            "result_overflow")
+            "result_backpressure")
 
 
 MAX_NODES = 10_000
@@ -229,7 +229,7 @@ class Core:
             self.broker_host, self.broker_port, cid, self._data_filter(), self._deliver, self._has_room,
             self.counters, protocol=b.protocol, keepalive=b.keepalive, username=b.username,
             password=b.password, ssl_context=ctx, result_qos=self.cfg.result_qos,
-            recv_size=max(4096, min(1 << 18, self.cfg.queue_bytes)))
+            recv_size=max(4096, min(1 << 16, self.cfg.queue_bytes)))
 
     def _has_room(self) -> bool:
         return len(self._inbox) < self.cfg.queue_limit and self._inbox_bytes < self.cfg.queue_bytes

@@ -16,8 +16,9 @@
  *   dwconv - depthwise conv (depth multiplier 1) on prepacked weights.
  *   qgemm_narrow - optional qgemm variant for few output channels (e.g. an
  *            8-channel stem conv would leave half of a 16-wide tile idle).
- *   add    - int8 ADD over contiguous runs (ember_add_ukernel); broadcasts
- *            are cut into runs by ember_add_s8_ukernel (csrc/add/ukernel.c).
+ *   add    - int8 ADD over rows of contiguous runs (ember_add_ukernel);
+ *            broadcasts are cut into rows by ember_add_s8_ukernel
+ *            (csrc/add/ukernel.c).
  *   avgpool, maxpool - a run of output pixels with same-shaped pooling
  *            windows, all channels (ember_pool_ukernel), driven by the
  *            pools' window walk (nn_common/pool_walk.h).
@@ -102,13 +103,15 @@ typedef struct {
      * EMBER_DW_TAPS_NATURAL (row-major) or EMBER_DW_TAPS_ROW_PAIRS (see
      * ember_dw_tap_slot). */
     int tap_order;
-    /* Optional: one whole output row of a 3x3 kernel with dilation_w 1:
-     * rows[ky] = input row of tap row ky (NULL: a padding row), output pixel
-     * x reads input columns x * stride_w - pad_left + kx (columns outside
-     * [0, in_w) read input_zero_point). Returns 0 (nothing written) for a
-     * shape it does not take (channels, stride_w); the caller then uses run. */
-    int (*run_row3x3)(size_t out_w, size_t channels, const int8_t *const *rows, int32_t in_w, int32_t pad_left,
-                      int32_t stride_w, int32_t input_zero_point, const void *w, int8_t *out,
+    /* Optional: nrows whole output rows of a 3x3 kernel with dilation_w 1:
+     * rows[3 * i + ky] = input row of tap row ky of output row i (NULL: a
+     * padding row); output pixel x reads input columns x * stride_w -
+     * pad_left + kx (columns outside [0, in_w) read input_zero_point);
+     * output row i at out + i * out_w * channels. Returns 0 (nothing written)
+     * for a shape it does not take (channels, stride_w); the caller then
+     * uses run. */
+    int (*run_row3x3)(size_t nrows, size_t out_w, size_t channels, const int8_t *const *rows, int32_t in_w,
+                      int32_t pad_left, int32_t stride_w, int32_t input_zero_point, const void *w, int8_t *out,
                       const ember_output_stage *os);
 } ember_dwconv_ukernel;
 
@@ -128,13 +131,17 @@ static inline size_t ember_dw_block_bytes(int cr, size_t ntaps_padded) {
     return (4 * EMBER_QHDR_WORDS * (size_t)cr + ntaps_padded * (size_t)cr * 2 + 63) / 64 * 64;
 }
 
-/* int8 ADD (ember/ops/add.h semantics, bit for bit) on contiguous runs. */
+/* int8 ADD (ember/ops/add.h semantics, bit for bit) on `rows` contiguous
+ * output rows of n elements, row r at out + r * n:
+ *   run:         out[r][i] = ADD(a[r * a_stride + i], b[r * b_stride + i])
+ *   run_b_const: out[r][i] = ADD(a[r * a_stride + i], b[r * b_stride])
+ *                (one b per row, broadcast along it).
+ * out may alias a (or b, for run) when their rows are the output's rows. */
 typedef struct ember_add_ukernel {
-    /* out[i] = ADD(a[i], b[i]) for i < n. out may alias a or b. */
-    void (*run)(size_t n, const int8_t *a, const int8_t *b, int8_t *out, const ember_add_params *p);
-    /* out[i] = ADD(a[i], b) for one broadcast b, given its rescaled term
-     * b_term = MBQM((b + input2_offset) << left_shift, input2_multiplier, input2_shift). */
-    void (*run_b_const)(size_t n, const int8_t *a, int32_t b_term, int8_t *out, const ember_add_params *p);
+    void (*run)(size_t rows, size_t n, const int8_t *a, size_t a_stride, const int8_t *b, size_t b_stride,
+                int8_t *out, const ember_add_params *p);
+    void (*run_b_const)(size_t rows, size_t n, const int8_t *a, size_t a_stride, const int8_t *b, size_t b_stride,
+                        int8_t *out, const ember_add_params *p);
 } ember_add_ukernel;
 
 /* Pooling (ember/ops/pool_2d.h semantics): `pixels` output pixels whose
