@@ -152,22 +152,35 @@ static void ember_qdw_task(void *ctx, int task, int ntasks, int thread) {
     while (ox_lo < g->out_w && ox_lo * g->stride_w - g->pad_left < 0) ++ox_lo;
     ox_hi = ox_lo;
     while (ox_hi < g->out_w && ox_hi * g->stride_w - g->pad_left + (g->kernel_w - 1) * g->dilation_w < g->in_w) ++ox_hi;
-    for (int64_t row = r0; row < r1; ++row) {
+    int64_t first = r0;
+    if (use_rows) {
+        /* up to ROWS output rows per call: the kernel sets each channel block
+         * up once for all of them */
+        enum { ROWS = 16 };
+        const int8_t *rows[3 * ROWS];
+        while (first < r1) {
+            const int64_t n = r1 - first < ROWS ? r1 - first : ROWS;
+            for (int64_t i = 0; i < n; ++i) {
+                const int64_t row = first + i;
+                const int8_t *img = j->input + (size_t)(row / g->out_h) * g->in_h * g->in_w * C;
+                const int32_t iy0 = (int32_t)(row % g->out_h) * g->stride_h - g->pad_top;
+                for (int32_t ky = 0; ky < 3; ++ky) {
+                    const int32_t iy = iy0 + ky * g->dilation_h;
+                    rows[3 * i + ky] = iy >= 0 && iy < g->in_h ? img + (size_t)iy * g->in_w * C : NULL;
+                }
+            }
+            if (!uk->run_row3x3((size_t)n, (size_t)g->out_w, C, rows, g->in_w, g->pad_left, g->stride_w,
+                                g->input_zero_point, j->blocks, j->output + (size_t)first * g->out_w * C, &g->os))
+                break; /* a shape the kernel does not take: the paths below */
+            first += n;
+        }
+    }
+    for (int64_t row = first; row < r1; ++row) {
         const int64_t b = row / g->out_h;
         const int32_t oy = (int32_t)(row % g->out_h);
         const int32_t iy0 = oy * g->stride_h - g->pad_top;
         const int8_t *img = j->input + (size_t)b * g->in_h * g->in_w * C;
         int8_t *orow = j->output + (size_t)row * g->out_w * C;
-        if (use_rows) {
-            const int8_t *rows[3];
-            for (int32_t ky = 0; ky < 3; ++ky) {
-                const int32_t iy = iy0 + ky * g->dilation_h;
-                rows[ky] = iy >= 0 && iy < g->in_h ? img + (size_t)iy * g->in_w * C : NULL;
-            }
-            if (uk->run_row3x3((size_t)g->out_w, C, rows, g->in_w, g->pad_left, g->stride_w, g->input_zero_point,
-                               j->blocks, orow, &g->os))
-                continue;
-        }
         const int rows_inside = iy0 >= 0 && iy0 + (g->kernel_h - 1) * g->dilation_h < g->in_h;
         if (use_offsets && rows_inside && ox_hi > ox_lo) {
             if (ox_lo > 0) {
