@@ -49,7 +49,8 @@ from tools import mqtt_load  # noqa: E402
 KWS = next((p / "shared" / "models" / "kws_ref_model.tflite" for p in REPO.parents
             if (p / "shared" / "models" / "kws_ref_model.tflite").is_file()), None)
 CLK = os.sysconf("SC_CLK_TCK")
-DEFAULT_CASES = "dense:json-f:sat,dense:binary:sat,dense:json-f:1000,kws:json-ch:sat,kws:binary:sat"
+DEFAULT_CASES = ("dense:json-f:sat,dense:binary:sat,dense:json-f:5000,kws:json-ch:sat,kws:binary:sat,"
+                 "kws:json-ch:500")
 
 
 def dense_model(batch: int = 1, dims=(16, 32, 8), seed: int = 0) -> bytes:
@@ -386,21 +387,37 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}, Python {platform.python_version()}"
 
 
-def write_report(path: Path, rows: list, a, argv: list) -> None:
-    """A table of the rows (the prose of docs/benchmarks-core.md is written by hand around it)."""
+def table(rows: list, argv: list) -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [f"`python tools/bench_core.py {' '.join(argv)}` on {machine()}, {when}.", "",
-             "| model | payload | load | msgs/s | offered/s | p50 ms | p99 ms | core us/msg | broker us/msg | "
-             "gen us/msg | sink us/msg | core RSS peak / median MB | lost | load avg |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| model | payload | load | msgs/s | p50 ms | p99 ms | core us/msg (threads s) | broker us/msg | "
+             "gen + sink us/msg | core RSS MB idle / median / peak | lost | load avg |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['payload']} | {r['load']} | {r['msgs_per_s']} | {r['offered_per_s']} | "
-                     f"{r['latency_ms_p50']} | {r['latency_ms_p99']} | {r.get('core_us_per_msg', '-')} | "
-                     f"{r.get('broker_us_per_msg')} | {r.get('gen_us_per_msg')} | {r.get('sink_us_per_msg')} | "
-                     f"{r.get('core_rss_peak_mb', '-')} / {r.get('core_rss_median_mb', '-')} | {r['lost']} | "
+        threads = ", ".join(f"{v:g}" for v in r.get("core_thread_cpu_s", [])[:2])
+        core = f"{r['core_us_per_msg']} ({threads})" if "core_us_per_msg" in r else "-"
+        rss = (f"{r['core_rss_idle_mb']} / {r['core_rss_median_mb']} / {r['core_rss_peak_mb']}"
+               if "core_rss_peak_mb" in r else "-")
+        load = f"{r['offered_per_s']}/s" if r["load"] != "saturation" else "closed loop"
+        lines.append(f"| {r['model']} | {r['payload']} | {load} | {r['msgs_per_s']} | {r['latency_ms_p50']} | "
+                     f"{r['latency_ms_p99']} | {core} | {r.get('broker_us_per_msg')} | "
+                     f"{r.get('gen_us_per_msg')} + {r.get('sink_us_per_msg')} | {rss} | {r['lost']} | "
                      f"{r['load_avg'][0]} |")
+    return "\n".join(lines)
+
+
+def write_report(path: Path, rows: list, a, argv: list) -> None:
+    """Put the table between `<!-- bench_core:TARGET -->` and `<!-- /bench_core:TARGET -->` in
+    `path` (the prose around it is written by hand); a new file gets just the table."""
+    start, end = f"<!-- bench_core:{a.target} -->", f"<!-- /bench_core:{a.target} -->"
+    block = f"{start}\n{table(rows, argv)}\n{end}"
+    text = path.read_text() if path.is_file() else ""
+    if start in text and end in text:
+        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = (text + "\n" if text else "") + block + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(text)
     print(f"wrote {path}")
 
 

@@ -1,7 +1,9 @@
 /* Depthwise engine (qdw) paths against the naive reference with tolerance 0,
  * aimed at what test_simd_conv's small 6x7 images do not reach:
- *  - the whole-row 3x3 kernels (run_row3x3: 16-channel blocks at stride_w
- *    1/2, 8-channel layers as pixel pairs), on rows narrower than the
+ *  - the whole-row 3x3 kernels (run_row3x3; AVX2: 16-channel blocks at
+ *    stride_w 1/2, 8-channel layers as pixel pairs; SSE4.1: 8-channel
+ *    blocks; both with their exact requantization shortcut and the general
+ *    requantization beside it), on rows narrower than the
  *    kernel, wide rows, padding on either side (up to 2 columns/rows, so
  *    whole taps fall outside), any stride_h / dilation_h, padding rows;
  *  - the fallbacks beside them (dilation_w 2, 8-channel stride 2, channel
