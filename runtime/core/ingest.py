@@ -188,6 +188,7 @@ class IngestConnection:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._paused = False
+        self._no_wait = False                   # stopping: submit() no longer waits for queue space
         self._thread: threading.Thread | None = None
         self._sub_pid = 0
         self.last_error = ""
@@ -207,6 +208,12 @@ class IngestConnection:
             self._thread.join(timeout)
         for s in (self._wake_r, self._wake_w):
             s.close()
+
+    def release_waiters(self) -> None:
+        """The service is stopping: a worker waiting in submit() returns (its results stay queued)."""
+        with self._space:
+            self._no_wait = True
+            self._space.notify_all()
 
     def wake(self) -> None:
         try:
@@ -229,7 +236,8 @@ class IngestConnection:
         with self._space:
             if len(self._pending) >= self.max_pending_results:
                 self.counters["result_backpressure"] += 1
-                while len(self._pending) >= self.max_pending_results and not self._stop.is_set():
+                while len(self._pending) >= self.max_pending_results and not self._stop.is_set() \
+                        and not self._no_wait:
                     self.wake()                  # the I/O thread reads (PUBACKs) while results wait
                     self._space.wait(0.5)
             self._pending.extend(results)

@@ -246,6 +246,8 @@ class Core:
             return
         self._stop.set()
         self._wake.set()
+        if self.ingest is not None:
+            self.ingest.release_waiters()
         for t in self._threads:
             t.join(10)
         if self.ingest is not None:
