@@ -3,7 +3,8 @@
  *  - the whole-row 3x3 kernels (run_row3x3; AVX2: 16-channel blocks at
  *    stride_w 1/2, 8-channel layers as pixel pairs; SSE4.1: 8-channel
  *    blocks; both with their exact requantization shortcut and the general
- *    requantization beside it), on rows narrower than the
+ *    requantization beside it; NEON: 8-channel blocks, run under qemu by
+ *    tools/cross_test.sh), on rows narrower than the
  *    kernel, wide rows, padding on either side (up to 2 columns/rows, so
  *    whole taps fall outside), any stride_h / dilation_h, padding rows;
  *  - the fallbacks beside them (dilation_w 2, 8-channel stride 2, channel
