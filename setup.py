@@ -1,5 +1,6 @@
 """Build driver: setuptools calls CMake to build runtime._core (pybind/cmake_example style) and
 runtime.core._mqtt_fast (Cython, the core's lean MQTT ingest parser)."""
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -59,10 +60,17 @@ class BuildPyWithFirmware(build_py):
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.mpy"))
 
 
+# runtime.core._mqtt_fast needs Cython at build time (a build requirement in pyproject.toml); a
+# build without it (--no-build-isolation on a host without Cython) leaves it out and the core
+# ingests node data through paho.
+EXTENSIONS = [CMakeExtension("runtime._core")]
+if importlib.util.find_spec("Cython") is not None:
+    EXTENSIONS.append(CMakeExtension("runtime.core._mqtt_fast"))
+
 setup(
     packages=find_packages(include=["runtime", "runtime.*"]),
-    package_data={"runtime": ["*.pyi", "py.typed", "data/*", "data/**/*", "firmware/**/*", "core/*.toml"]},
-    ext_modules=[CMakeExtension("runtime._core"), CMakeExtension("runtime.core._mqtt_fast")],
+    package_data={"runtime": ["*.pyi", "core/*.pyi", "py.typed", "data/*", "data/**/*", "firmware/**/*", "core/*.toml"]},
+    ext_modules=EXTENSIONS,
     cmdclass={"build_ext": CMakeBuild, "build_py": BuildPyWithFirmware},
     zip_safe=False,
 )

@@ -50,16 +50,17 @@ def test_split_frames_across_arbitrary_cuts():
     assert got[-1][1] == b"\x00\x07"
 
 
-@pytest.mark.parametrize("kind", ml.Payloads.KINDS)
+@pytest.mark.parametrize("kind", ["json-f", "json-ch", "binary", "binary3"])
 def test_payloads_are_what_the_core_decodes(kind):
     pl = ml.Payloads(kind, 16, 0.05)
-    for seq in (0, 7, 300, 2**32 - 1):
+    for seq in (0, 7, 300, 2**32 - 3):
         r = decode(pl(seq, 123456))
         row = pl.row(seq)
-        if kind == "binary":
-            assert isinstance(r, Block) and r.quantized
-            assert r.seqs == [seq] and r.ts == [123456]
-            assert np.array_equal(r.values[0], pl.q[row])
+        if kind.startswith("binary"):
+            n = pl.per_msg
+            assert isinstance(r, Block) and r.quantized and n == (3 if kind == "binary3" else 1)
+            assert r.seqs == list(range(seq, seq + n)) and r.ts == [123456] * n
+            assert np.array_equal(r.values, pl.q[[pl.row(seq + j) for j in range(n)]])
         else:
             assert isinstance(r, Reading) and (r.seq, r.t) == (seq, 123456)
             if kind == "json-f":
@@ -67,8 +68,9 @@ def test_payloads_are_what_the_core_decodes(kind):
             else:
                 vals = r.ch["x"]
             np.testing.assert_allclose(vals, pl.values[row], atol=1e-9)
-    with pytest.raises(ValueError):
-        ml.Payloads("xml", 4)
+    for bad in ("xml", "binaryN", "binary0", "binary5000"):
+        with pytest.raises(ValueError):
+            ml.Payloads(bad, 4)
 
 
 def test_generator_and_sink_through_mosquitto(mqtt_broker):
@@ -123,3 +125,21 @@ def test_latency_join_matches_send_records():
     keys = np.array([0 << 32 | 2, 1 << 32 | 1, 0 << 32 | 3, 1 << 32 | 9], np.int64)
     lat = ml.latencies(keys, np.array([10.5, 11.25, 12.125, 20.0]), per)
     assert lat[:3].tolist() == [0.5, 0.25, 0.125] and np.isnan(lat[3])
+
+
+def test_batched_binary_payloads_count_readings(mqtt_broker):
+    """binary16: 16 readings per message, seqs consecutive; counts and keys are readings."""
+    ready = threading.Event()
+    out = {}
+    t = threading.Thread(target=lambda: out.update(ml.collect(
+        mqtt_broker.host, mqtt_broker.port, "ember/nodes/+/data", {"c0": 0}, node_level=2, ready=ready,
+        expect=320, timeout=30)), daemon=True)
+    t.start()
+    assert ready.wait(10)
+    g = ml.generate(mqtt_broker.host, mqtt_broker.port, ["c0"], 0, ("binary16", 4), duration=25,
+                    t_start=time.monotonic(), count=320, chunk=4)
+    t.join(30)
+    assert g["sent"] == g["acked"] == 320 and out["frames"] == 20
+    assert sorted(out["keys"].tolist()) == list(range(320))
+    b = decode(ml.Payloads("binary16", 4)(32, 9))
+    assert b.seqs == list(range(32, 48)) and b.ts == [9] * 16

@@ -531,3 +531,25 @@ def test_pubacks_wait_behind_results_and_a_full_queue_blocks_the_worker():
     finally:
         conn.close()
         fake.close()
+
+
+def test_a_worker_waiting_for_result_space_is_released_when_stopping():
+    def script(conn, i):
+        conn.sendall(b"\x20\x02\x00\x00")
+        time.sleep(3)                                        # never acknowledges anything
+    fake = FakeBroker(script)
+    conn, delivered, counters = _ingest(fake.port, inflight=1, max_pending_results=1)
+    conn.start()
+    try:
+        assert conn.connected.wait(10)
+        conn.submit([("r/a", b"1"), ("r/b", b"2")], [], conn.generation)
+        t = threading.Thread(target=conn.submit, args=([("r/c", b"3")], [], conn.generation))
+        t.start()
+        time.sleep(0.3)
+        assert t.is_alive()
+        conn.release_waiters()
+        t.join(5)
+        assert not t.is_alive()
+    finally:
+        conn.close()
+        fake.close()

@@ -127,3 +127,34 @@ def test_interpret_tables_equal_the_numpy_path(model_path, tmp_path, labels, thr
             raw[0] = raw[0, 0]                           # ties: the first maximum wins in both paths
             assert m._interpret_int8(raw) == m._interpret_numpy(raw)
             assert m.interpret(raw) == m._interpret_numpy(raw)
+
+
+def test_run_of_a_batch_one_model_equals_one_infer_per_reading(model_path):
+    m = served(model_path)
+    assert m.batch == 1 and m._plan_run is not None
+    xs = np.random.default_rng(6).integers(-128, 128, (37, m.size)).astype(np.int8)
+    want = np.concatenate([np.asarray(m.model.infer(x.reshape(m.in_shape))).reshape(1, -1) for x in xs])
+    got = m.run(xs)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert np.array_equal(m.run(xs[:1]), want[:1])
+
+
+def test_latency_window_percentiles_while_another_thread_adds():
+    import threading
+    from runtime.core.models import LatencyWindow
+    w = LatencyWindow(64)
+    stop = threading.Event()
+
+    def add():
+        while not stop.is_set():
+            w.add_many((0.001, 0.002, 0.003))
+    t = threading.Thread(target=add, daemon=True)
+    t.start()
+    try:
+        for _ in range(5000):
+            p50, p99 = w.percentiles()
+            assert p50 in (0.0, 0.001, 0.002, 0.003) and 0.0 <= p99 <= 0.003
+    finally:
+        stop.set()
+        t.join(10)
+    assert w.percentiles() == (0.002, 0.003)

@@ -78,7 +78,8 @@ POOL_GEOMETRY = list(itertools.product(["AVERAGE_POOL_2D", "MAX_POOL_2D"], [(1, 
                                        [1, 2], ["SAME", "VALID"]))
 
 
-@pytest.mark.parametrize("i,op,k,stride,padding", [(i, *g) for i, g in enumerate(POOL_GEOMETRY)])
+@pytest.mark.parametrize("i,op,k,stride,padding", [(i, *g) for i, g in enumerate(POOL_GEOMETRY)],
+                         ids=[f"{op[:3]}-k{k[0]}x{k[1]}-s{st}-{pad}" for op, k, st, pad in POOL_GEOMETRY])
 def test_pool_channels_every_isa(i, op, k, stride, padding):
     rng = np.random.default_rng(7000 + i)
     for c in (1, 8, 15, 16, 17, 32, 33, 67):

@@ -21,8 +21,9 @@ One MQTT message carries one reading in every case. Measured over [warm-up, dura
 load starts: msgs/s = node messages whose result arrived in the window / window length;
 latency = node send -> result received (CLOCK_MONOTONIC, both on this machine) of those results;
 CPU us/msg = the process's utime+stime (/proc) over the window / results in the window, for the
-core (also per thread, busiest first), the broker and the load processes; core RSS = VmHWM (peak of the whole run) and the
-median VmRSS sampled every 0.25 s in the window. After the load stops the run drains, then
+core (also per thread, busiest first), the broker and the load processes; core RSS = VmRSS before
+the load, the median VmRSS sampled every 0.25 s in the window and VmHWM (peak of the whole run;
+with --workers N: of the largest worker, CPU summed over all). After the load stops the run drains, then
 `lost` = messages acknowledged by the broker without a result, `dup` = results received twice.
 """
 from __future__ import annotations
@@ -49,7 +50,8 @@ from tools import mqtt_load  # noqa: E402
 KWS = next((p / "shared" / "models" / "kws_ref_model.tflite" for p in REPO.parents
             if (p / "shared" / "models" / "kws_ref_model.tflite").is_file()), None)
 CLK = os.sysconf("SC_CLK_TCK")
-DEFAULT_CASES = "dense:json-f:sat,dense:binary:sat,dense:json-f:1000,kws:json-ch:sat,kws:binary:sat"
+DEFAULT_CASES = ("dense:json-f:sat,dense:binary:sat,dense:json-f:5000,kws:json-ch:sat,kws:binary:sat,"
+                 "kws:json-ch:500")
 
 
 def dense_model(batch: int = 1, dims=(16, 32, 8), seed: int = 0) -> bytes:
@@ -129,13 +131,15 @@ def proc_mem_kb(pid: int) -> dict:
 
 # ---------------------------------------------------------------- processes
 def start_core(tmp: Path, host: str, port: int, model_path: Path, features: list, kind: str,
-               result_qos: int, profile: Path | None, repo: Path = REPO, core_conf: str = "") -> subprocess.Popen:
+               result_qos: int, profile: Path | None, repo: Path = REPO, core_conf: str = "",
+               core_id: str = "bench", shared_group: str = "") -> subprocess.Popen:
     key = "channels" if kind == "json-ch" else "features"
-    conf = tmp / "core.toml"
+    conf = tmp / f"{core_id}.toml"
+    group = f'shared_group = "{shared_group}"' if shared_group else ""
     conf.write_text(f"""
 [core]
-id = "bench"
-data_dir = "{tmp / 'data'}"
+id = "{core_id}"
+data_dir = "{tmp / core_id}"
 status_interval_s = 1
 log_level = "warning"
 result_qos = {result_qos}
@@ -143,6 +147,7 @@ result_qos = {result_qos}
 [broker]
 host = "{host}"
 port = {port}
+{group}
 [[models]]
 name = "m"
 path = "{model_path}"
@@ -156,16 +161,16 @@ enabled = false
     cmd = [sys.executable, "-m", "runtime.core", "-c", str(conf)]
     if profile is not None:
         cmd = [sys.executable, str(REPO / "tools" / "profile_threads.py"), str(profile), *cmd[1:]]
-    return subprocess.Popen(cmd, cwd=str(repo), env=env, stdout=subprocess.DEVNULL,
-                            stderr=open(tmp / "core.log", "ab"))
+    with open(tmp / "core.log", "ab") as log:
+        return subprocess.Popen(cmd, cwd=str(repo), env=env, stdout=subprocess.DEVNULL, stderr=log)
 
 
-def wait_core_ready(host: str, port: int, proc: subprocess.Popen, timeout: float = 60) -> bool:
+def wait_core_ready(host: str, port: int, proc: subprocess.Popen, timeout: float = 60, core_id: str = "bench") -> bool:
     """True once the core's retained status says online (read with a raw subscription)."""
     deadline = time.monotonic() + timeout
     s = mqtt_load.open_connection(host, port, "bench-ready")
     try:
-        s.sendall(mqtt_load.subscribe_frame(1, "ember/cores/bench/status", 0))
+        s.sendall(mqtt_load.subscribe_frame(1, f"ember/cores/{core_id}/status", 0))
         s.settimeout(0.5)
         buf = bytearray()
         while time.monotonic() < deadline and proc.poll() is None:
@@ -208,7 +213,7 @@ def _terminate(proc, timeout: float = 15) -> None:
 def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: float = 3.0, gens: int = 1,
              nodes_per_gen: int = 4, window: int = 2000, target: str = "core", result_qos: int = 1,
              profile: Path | None = None, drain: float = 15.0, core_repo: Path = REPO,
-             broker_conf: str = "", core_conf: str = "") -> dict:
+             broker_conf: str = "", core_conf: str = "", workers: int = 1) -> dict:
     """One benchmark case (see the module doc); target 'broker' leaves the core out (the sink reads
     the node data topic itself) to measure what the load alone can push through Mosquitto."""
     blob, size, scale = model_for(model)
@@ -220,16 +225,20 @@ def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: 
     with tempfile.TemporaryDirectory(prefix="ember-bench-") as d:
         tmp = Path(d)
         broker = MosquittoProcess(free_port(), extra_conf=broker_conf).start()
-        core = None
+        cores = []
         procs = []
         try:
             if target == "core":
                 (tmp / "m.tflite").write_bytes(blob)
                 features = mqtt_load.Payloads(kind, size, scale).features()
-                core = start_core(tmp, broker.host, broker.port, tmp / "m.tflite", features, kind, result_qos,
-                                  profile, core_repo, core_conf)
-                if not wait_core_ready(broker.host, broker.port, core):
-                    raise RuntimeError("core did not start: " + (tmp / "core.log").read_text()[-3000:])
+                for w in range(workers):       # several workers: an MQTT 5 shared subscription splits the load
+                    cid = "bench" if workers == 1 else f"bench{w}"
+                    prof = profile / cid if profile is not None and workers > 1 else profile
+                    cores.append(start_core(tmp, broker.host, broker.port, tmp / "m.tflite", features, kind,
+                                            result_qos, prof, core_repo, core_conf, cid,
+                                            "bench" if workers > 1 else ""))
+                    if not wait_core_ready(broker.host, broker.port, cores[-1], core_id=cid):
+                        raise RuntimeError("core did not start: " + (tmp / "core.log").read_text()[-3000:])
                 topic, level = "ember/results/#", -1
             else:
                 topic, level = "ember/nodes/+/data", 2
@@ -244,7 +253,7 @@ def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: 
             sink.start()
             if not ready.wait(20):
                 raise RuntimeError("result sink did not subscribe")
-            rss_idle = proc_mem_kb(core.pid).get("VmRSS", 0) if core is not None else 0
+            rss_idle = max((proc_mem_kb(c.pid).get("VmRSS", 0) for c in cores), default=0)
             t_start = time.monotonic() + 1.0
             for g in range(gens):
                 p = ctx.Process(target=_gen_entry, args=(dict(
@@ -255,8 +264,8 @@ def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: 
                 p.start()
                 procs.append(p)
             pids = {"broker": broker.proc.pid, "gen": [p.pid for p in procs], "sink": sink.pid}
-            if core is not None:
-                pids["core"] = core.pid
+            if cores:
+                pids["core"] = [c.pid for c in cores]
             t_a, t_b = t_start + warm, t_start + duration
             cpu_a = cpu_b = None
             rss = []
@@ -264,8 +273,8 @@ def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: 
                 now = time.monotonic()
                 if cpu_a is None and now >= t_a:
                     cpu_a = _cpu_snapshot(pids)
-                if cpu_a is not None and core is not None:
-                    rss.append(proc_mem_kb(core.pid).get("VmRSS", 0))
+                if cpu_a is not None and cores:
+                    rss.append(max(proc_mem_kb(c.pid).get("VmRSS", 0) for c in cores))
                 time.sleep(min(0.25, max(0.001, (t_a if cpu_a is None else t_b) - now)))
             cpu_b = _cpu_snapshot(pids)
             load_avg = os.getloadavg()
@@ -273,15 +282,15 @@ def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: 
                 p.join(drain + 30)
             stop.set()
             sink.join(drain + 30)
-            mem = proc_mem_kb(core.pid) if core is not None else {}
+            hwm = max((proc_mem_kb(c.pid).get("VmHWM", 0) for c in cores), default=0)
             gen_out = [np.load(tmp / f"gen{g}.npz") for g in range(gens)]
             sink_out = np.load(tmp / "sink.npz")
         finally:
             for p in procs:
                 if p.is_alive():
                     p.kill()
-            if core is not None:
-                _terminate(core)
+            for c in cores:
+                _terminate(c)
             broker.close()
         records = np.concatenate([g["records"] for g in gen_out])
         sent = int(sum(int(g["sent"]) for g in gen_out))
@@ -295,7 +304,7 @@ def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: 
         uniq = len(np.unique(keys))
         out = {
             "model": model, "payload": kind, "load": "saturation" if not rate else f"{rate:.0f}/s",
-            "target": target, "gens": gens, "nodes": len(nodes),
+            "target": target, "workers": len(cores), "gens": gens, "nodes": len(nodes),
             "msgs_per_s": round(n_win / span),
             "offered_per_s": round(_sent_between(records, t_a, t_b) / span),
             "latency_ms_p50": round(float(np.percentile(lat, 50)), 2) if len(lat) else None,
@@ -308,11 +317,11 @@ def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: 
                 used = cpu_b[name] - cpu_a[name]
                 out[f"{name}_cpu_s"] = round(used, 2)
                 out[f"{name}_us_per_msg"] = round(used / n_win * 1e6, 1) if n_win else None
-        if core is not None:
+        if cores:
             ta, tb = cpu_a["core_threads"], cpu_b["core_threads"]
             busy = sorted((tb[t] - ta.get(t, 0.0) for t in tb), reverse=True)
             out["core_thread_cpu_s"] = [round(v, 2) for v in busy if v >= 0.01]
-            out["core_rss_peak_mb"] = round(mem.get("VmHWM", 0) / 1024, 1)
+            out["core_rss_peak_mb"] = round(hwm / 1024, 1)      # of the largest worker
             out["core_rss_median_mb"] = round(float(np.median(rss)) / 1024, 1) if rss else None
             out["core_rss_idle_mb"] = round(rss_idle / 1024, 1)
         return out
@@ -323,7 +332,7 @@ def _cpu_snapshot(pids: dict) -> dict:
     for name, pid in pids.items():
         snap[name] = sum(proc_cpu(p) for p in pid) if isinstance(pid, list) else proc_cpu(pid)
     if "core" in pids:
-        snap["core_threads"] = thread_cpu(pids["core"])
+        snap["core_threads"] = {t: v for p in pids["core"] for t, v in thread_cpu(p).items()}
     return snap
 
 
@@ -342,6 +351,7 @@ def main(argv=None) -> int:
     ap.add_argument("--nodes", type=int, default=4, help="nodes (connections) per generator process")
     ap.add_argument("--window", type=int, default=2000, help="closed loop: messages outstanding end to end")
     ap.add_argument("--target", choices=["core", "broker"], default="core")
+    ap.add_argument("--workers", type=int, default=1, help="core processes sharing the load ($share/ group)")
     ap.add_argument("--result-qos", type=int, default=1, choices=[0, 1], help="[core] result_qos")
     ap.add_argument("--profile", type=Path, help="cProfile every core thread into DIR/<case>/")
     ap.add_argument("--core-repo", type=Path, default=REPO,
@@ -362,7 +372,7 @@ def main(argv=None) -> int:
         r = run_case(model, kind, load, duration=a.duration, warm=a.warm, gens=a.gens, nodes_per_gen=a.nodes,
                      window=a.window, target=a.target, result_qos=a.result_qos, profile=prof,
                      core_repo=a.core_repo.resolve(), broker_conf=a.broker_conf.replace("\\n", "\n") + "\n",
-                     core_conf=a.core_conf.replace("\\n", "\n"))
+                     core_conf=a.core_conf.replace("\\n", "\n"), workers=a.workers)
         print(json.dumps(r), flush=True)
         rows.append(r)
         if prof is not None:
@@ -386,21 +396,37 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}, Python {platform.python_version()}"
 
 
-def write_report(path: Path, rows: list, a, argv: list) -> None:
-    """A table of the rows (the prose of docs/benchmarks-core.md is written by hand around it)."""
+def table(rows: list, argv: list) -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [f"`python tools/bench_core.py {' '.join(argv)}` on {machine()}, {when}.", "",
-             "| model | payload | load | msgs/s | offered/s | p50 ms | p99 ms | core us/msg | broker us/msg | "
-             "gen us/msg | sink us/msg | core RSS peak / median MB | lost | load avg |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| model | payload | load | msgs/s | p50 ms | p99 ms | core us/msg (threads s) | broker us/msg | "
+             "gen + sink us/msg | core RSS MB idle / median / peak | lost | load avg |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['payload']} | {r['load']} | {r['msgs_per_s']} | {r['offered_per_s']} | "
-                     f"{r['latency_ms_p50']} | {r['latency_ms_p99']} | {r.get('core_us_per_msg', '-')} | "
-                     f"{r.get('broker_us_per_msg')} | {r.get('gen_us_per_msg')} | {r.get('sink_us_per_msg')} | "
-                     f"{r.get('core_rss_peak_mb', '-')} / {r.get('core_rss_median_mb', '-')} | {r['lost']} | "
+        threads = ", ".join(f"{v:g}" for v in r.get("core_thread_cpu_s", [])[:2])
+        core = f"{r['core_us_per_msg']} ({threads})" if "core_us_per_msg" in r else "-"
+        rss = (f"{r['core_rss_idle_mb']} / {r['core_rss_median_mb']} / {r['core_rss_peak_mb']}"
+               if "core_rss_peak_mb" in r else "-")
+        load = f"{r['offered_per_s']}/s" if r["load"] != "saturation" else "closed loop"
+        lines.append(f"| {r['model']} | {r['payload']} | {load} | {r['msgs_per_s']} | {r['latency_ms_p50']} | "
+                     f"{r['latency_ms_p99']} | {core} | {r.get('broker_us_per_msg')} | "
+                     f"{r.get('gen_us_per_msg')} + {r.get('sink_us_per_msg')} | {rss} | {r['lost']} | "
                      f"{r['load_avg'][0]} |")
+    return "\n".join(lines)
+
+
+def write_report(path: Path, rows: list, a, argv: list) -> None:
+    """Put the table between `<!-- bench_core:TARGET -->` and `<!-- /bench_core:TARGET -->` in
+    `path` (the prose around it is written by hand); a new file gets just the table."""
+    start, end = f"<!-- bench_core:{a.target} -->", f"<!-- /bench_core:{a.target} -->"
+    block = f"{start}\n{table(rows, argv)}\n{end}"
+    text = path.read_text() if path.is_file() else ""
+    if start in text and end in text:
+        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = (text + "\n" if text else "") + block + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(text)
     print(f"wrote {path}")
 
 

@@ -115,21 +115,25 @@ def open_connection(host: str, port: int, client_id: str, timeout: float = 10.0,
 class Payloads:
     """Node data payloads for seq/t: `json-f` = {"seq","t","f":{"f0":..}} (one scalar per feature,
     as firmware/src/node.py sends features), `json-ch` = {"seq","t","ch":{"x":[..]}} (one window),
-    `binary` = payload.py version 1 with one int8 reading. 256 value rows are pre-formatted."""
+    `binary` = payload.py version 1 with one int8 reading, `binaryN` = N readings per message
+    (seq .. seq+N-1). 256 value rows are pre-formatted."""
 
-    KINDS = ("json-f", "json-ch", "binary")
+    KINDS = ("json-f", "json-ch", "binary", "binaryN")
 
     def __init__(self, kind: str, size: int, scale: float = 0.05, seed: int = 1, rows: int = 256):
-        if kind not in self.KINDS:
+        per = 1
+        if kind.startswith("binary") and kind[6:].isdigit() and 1 <= int(kind[6:]) <= 4096:
+            kind, per = "binary", int(kind[6:])
+        if kind not in self.KINDS[:3]:
             raise ValueError(f"payload kind {kind!r}: one of {', '.join(self.KINDS)}")
-        self.kind, self.size = kind, size
+        self.kind, self.size, self.per_msg = kind, size, per
         q = np.random.default_rng(seed).integers(-100, 101, (rows, size)).astype(np.int8)
         self.q = q
         self.values = q.astype(np.float64) * scale       # exactly representable after rounding to 2 decimals
         self._mask = rows - 1 if rows & (rows - 1) == 0 else None
         self._rows = rows
         if kind == "binary":
-            self._parts = [struct.pack("<BBHH", 0xE1, 0, 1, size)] + [r.tobytes() for r in q]
+            self._parts = [struct.pack("<BBHH", 0xE1, 0, per, size)] + [r.tobytes() for r in q]
             self._pack = struct.Struct("<II").pack
         elif kind == "json-f":
             self._parts = [(",\"f\":{" + ",".join(f"\"f{i}\":{v:.2f}" for i, v in enumerate(r)) + "}}").encode()
@@ -148,7 +152,11 @@ class Payloads:
     def __call__(self, seq: int, t: int) -> bytes:
         r = seq % self._rows
         if self.kind == "binary":
-            return self._parts[0] + self._pack(seq & 0xFFFFFFFF, t) + self._parts[1 + r]
+            if self.per_msg == 1:
+                return self._parts[0] + self._pack(seq & 0xFFFFFFFF, t) + self._parts[1 + r]
+            p, pack, rows = self._parts, self._pack, self._rows
+            return p[0] + b"".join(pack((seq + j) & 0xFFFFFFFF, t) + p[1 + (seq + j) % rows]
+                                   for j in range(self.per_msg))
         return b'{"seq":%d,"t":%d%s' % (seq, t, self._parts[r])
 
 
@@ -162,12 +170,14 @@ def generate(host: str, port: int, nodes: list, first_node: int, payload: tuple,
              count: int = 0, inflight: int = 2000, chunk: int = 256, prefix: str = "ember",
              out_path: str | None = None, drain_s: float = 10.0) -> dict:
     """Publish node data at QoS 1 from one process; `nodes` are node ids (one connection each),
-    `first_node` the global index of nodes[0] (for the sink's keys). Modes: rate > 0 open loop
-    (msgs/s for this process); window > 0 closed loop against results[gen_index] (an mp.Array
-    the sink updates); count > 0 stops after that many messages per node. Sending starts at
+    `first_node` the global index of nodes[0] (for the sink's keys). Counts are readings (one per
+    message except for `binaryN` payloads), `inflight` and `chunk` are messages. Modes: rate > 0
+    open loop (readings/s for this process); window > 0 closed loop against results[gen_index]
+    (an mp.Array the sink updates); count > 0 stops after that many readings per node. Sending starts at
     monotonic time t_start and stops after `duration` s; then PUBACKs are awaited (<= drain_s).
     Returns (and saves to out_path, .npz) sent/acked counts and the chunk records."""
     make = Payloads(*payload)
+    per = make.per_msg                                 # readings per message: counts are readings
     conns = [open_connection(host, port, f"bench-{n}") for n in nodes]
     topics = [f"{prefix}/nodes/{n}/data".encode() for n in nodes]
     heads = [struct.pack("!H", len(t)) + t for t in topics]
@@ -202,7 +212,7 @@ def generate(host: str, port: int, nodes: list, first_node: int, payload: tuple,
                 del buf[:end]
                 n = sum(1 for first, _, _ in frames if first == PUBACK)
             unacked[i] -= n
-            acked_total += n
+            acked_total += n * per
         if acked is not None:
             acked[gen_index] = acked_total
 
@@ -211,9 +221,9 @@ def generate(host: str, port: int, nodes: list, first_node: int, payload: tuple,
     t_end = t_start + duration
     rr = 0
     if rate:                                           # about one write per node every 2 ms
-        min_batch, tick = max(1, min(int(rate * 0.002), chunk * k)), 0.0005
+        min_batch, tick = max(per, min(int(rate * 0.002), chunk * k)), 0.0005
     else:
-        min_batch, tick = max(1, min(window // 16, chunk * k)), 0.001
+        min_batch, tick = max(per, min(window // 16, chunk * k)), 0.001
     while True:
         now = time.monotonic()
         if now >= t_end or (count and all(s >= count for s in seq)):
@@ -223,8 +233,8 @@ def generate(host: str, port: int, nodes: list, first_node: int, payload: tuple,
         elif window and results is not None:
             due = window - (sent_total - results[gen_index])
         else:
-            due = chunk * k
-        due = min(due, chunk * k)
+            due = chunk * k * per
+        due = min(due, chunk * k * per)
         if due < min_batch:                            # batch: fewer, larger writes (and syscalls)
             read_acks(tick)
             continue
@@ -233,9 +243,9 @@ def generate(host: str, port: int, nodes: list, first_node: int, payload: tuple,
             i = rr
             rr = (rr + 1) % k
             room = inflight - unacked[i]
-            n = min(room, chunk, due - sent_now)         # one node per write, nodes in turn
+            n = min(room, chunk, (due - sent_now) // per)   # frames; one node per write, nodes in turn
             if count:
-                n = min(n, count - seq[i])
+                n = min(n, (count - seq[i]) // per)
             if n <= 0:
                 continue
             s0, p0 = seq[i], pid[i]
@@ -244,15 +254,15 @@ def generate(host: str, port: int, nodes: list, first_node: int, payload: tuple,
             frames = []
             for j in range(n):
                 p = (p0 + j) % 65535 + 1
-                body = make(s0 + j, t)
+                body = make(s0 + j * per, t)
                 rl = len(head) + 2 + len(body)
                 frames.append(b"\x32" + (lengths[rl] if rl < 16384 else varint(rl)) + head + pack_pid(p) + body)
-            records.append((first_node + i, s0, n, time.monotonic()))
+            records.append((first_node + i, s0, n * per, time.monotonic()))
             conns[i].sendall(b"".join(frames))
-            seq[i] = s0 + n
+            seq[i] = s0 + n * per
             pid[i] = (p0 + n) % 65535
             unacked[i] += n
-            sent_now += n
+            sent_now += n * per
             if sent_now >= due:
                 break
         sent_total += sent_now

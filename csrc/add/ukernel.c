@@ -57,7 +57,7 @@ static void ember_add_walk_init(const ember_broadcast *bc, ember_add_walk *w) {
 
 int32_t ember_add_s8_units(const ember_broadcast *bc) {
     if (bc == NULL || bc->count <= 0) return 0;
-    if (bc->same_shape) return (bc->count + EMBER_ADD_UNIT - 1) / EMBER_ADD_UNIT;
+    if (bc->same_shape) return bc->count / EMBER_ADD_UNIT + (bc->count % EMBER_ADD_UNIT != 0);
     ember_add_walk w;
     ember_add_walk_init(bc, &w);
     return w.rows;

@@ -52,7 +52,7 @@ static ember_status prepare(const ember_op *op, const ember_tensor *t, size_t *s
     }
     *scratch_bytes = ember_depthwise_conv_2d_s8_scratch_size(&p, &in, &fd, &out);
     *persistent_bytes = 0;
-    const ember_conv_geom g = geom_of(&p, &in, &fd, &out); /* multiplier != 1: scalar only */
+    const ember_conv_geom g = geom_of(&p, &in, &fd, &out);
     return ember_qconv_op_prepare(&g, EMBER_QOP_DEPTHWISE, scratch_bytes, persistent_bytes);
 }
 

@@ -238,7 +238,9 @@ EMBER_DW_INLINE __m256i ember_col16(const int8_t *row, ptrdiff_t x, ptrdiff_t in
  * call site): EMBER_RQ_FULL = ember_requant_avx2 (left shifts, INT32_MIN);
  * EMBER_RQ_SIMPLE = the same without them; EMBER_RQ_FAST = the exact
  * shortcut below. */
-enum { EMBER_RQ_FAST = 0, EMBER_RQ_SIMPLE = 1, EMBER_RQ_FULL = 2 };
+enum { EMBER_RQ_FAST = 0, EMBER_RQ_SIMPLE = 1, EMBER_RQ_FULL = 2, EMBER_RQ_FAST_NOCLAMP = 3 };
+/* EMBER_RQ_FAST_NOCLAMP: FAST for a clamp of [-128, 127] (the saturating
+ * packs already do it; e.g. a fused RELU whose output zero point is -128). */
 
 /* The fast requantization, exact under three conditions checked per block
  * (ember_dw_fast_ok): no left shift, multipliers in [2^30, 2^31) (what TFLite
@@ -290,25 +292,26 @@ typedef struct {
     ember_rq_avx2 q0, q1;  /* lanes 0-7 / 8-15 (SIMPLE, FULL) */
     ember_rq_fast f0, f1;  /* FAST */
     __m256i zp, lo, hi;    /* int32 */
-    __m128i zp16, lo8, hi8; /* FAST: zp as int16 x 8 (both halves), clamp as int8 */
+    __m256i zp16;          /* FAST: zp as int16 */
+    __m128i lo8, hi8;      /* FAST: clamp as int8 */
 } ember_dw_ostage;
 
 static inline void ember_dw_ostage_init(ember_dw_ostage *o, const ember_output_stage *os) {
     o->zp = _mm256_set1_epi32(os->output_zero_point);
     o->lo = _mm256_set1_epi32(os->act_min);
     o->hi = _mm256_set1_epi32(os->act_max);
-    o->zp16 = _mm_set1_epi16((int16_t)os->output_zero_point);
+    o->zp16 = _mm256_set1_epi16((int16_t)os->output_zero_point);
     o->lo8 = _mm_set1_epi8((int8_t)os->act_min);
     o->hi8 = _mm_set1_epi8((int8_t)os->act_max);
 }
 
 /* Requantized int8 of the accumulators (lanes 0-7, 8-15) in packs order. */
 EMBER_DW_INLINE __m128i ember_dw_finish(__m256i acc0, __m256i acc1, const ember_dw_ostage *o, const int mode) {
-    if (mode == EMBER_RQ_FAST) {
+    if (mode == EMBER_RQ_FAST || mode == EMBER_RQ_FAST_NOCLAMP) {
         __m256i pk = _mm256_packs_epi32(ember_rq_fast_avx2(acc0, &o->f0), ember_rq_fast_avx2(acc1, &o->f1));
-        pk = _mm256_adds_epi16(pk, _mm256_broadcastsi128_si256(o->zp16));
+        pk = _mm256_adds_epi16(pk, o->zp16);
         const __m128i v = _mm_packs_epi16(_mm256_castsi256_si128(pk), _mm256_extracti128_si256(pk, 1));
-        return _mm_min_epi8(_mm_max_epi8(v, o->lo8), o->hi8);
+        return mode == EMBER_RQ_FAST ? _mm_min_epi8(_mm_max_epi8(v, o->lo8), o->hi8) : v;
     }
     const int full = mode == EMBER_RQ_FULL;
     const __m256i pk = _mm256_packs_epi32(ember_requant_avx2_x(acc0, &o->q0, o->zp, o->lo, o->hi, full),
@@ -422,7 +425,7 @@ EMBER_DW_INLINE __m256i ember_col8x2(const int8_t *row, ptrdiff_t x, ptrdiff_t i
  * ones (channels 0-3 / 4-7 = lanes 0-3 / 8-11 of the block), so every
  * vpmaddwd is 256 bits wide. */
 EMBER_DW_INLINE void ember_dw3x3_px8x2(ember_dw_cols *s, const int8_t *const *r, ptrdiff_t X, ptrdiff_t in_w,
-                                       int8_t zpb, const int16_t *w, __m256i bias0, __m256i bias1, int8_t *o,
+                                       int8_t zpb, const __m256i *w, __m256i bias0, __m256i bias1, int8_t *o,
                                        int both, const ember_dw_ostage *os, const int mode, const int checked) {
     __m256i a = ember_col8x2(r[0], X + 1, in_w, zpb, checked), b = ember_col8x2(r[1], X + 1, in_w, zpb, checked);
     s->v1l = _mm256_unpacklo_epi16(a, b);
@@ -432,7 +435,7 @@ EMBER_DW_INLINE void ember_dw3x3_px8x2(ember_dw_cols *s, const int8_t *const *r,
     b = ember_col8x2(r[1], X + 2, in_w, zpb, checked);
     const __m256i v2l = _mm256_unpacklo_epi16(a, b), v2h = _mm256_unpackhi_epi16(a, b);
     const __m256i c = ember_col8x2(r[2], X + 2, in_w, zpb, checked);
-#define EMBER_W8(p, h) _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(w + 32 * (p) + 16 * (h))))
+#define EMBER_W8(p, h) _mm256_load_si256(w + 2 * (p) + (h))
     EMBER_DW3X3_ACC(EMBER_W8);
 #undef EMBER_W8
     if (both)
@@ -447,7 +450,12 @@ EMBER_DW_INLINE void ember_dw3x3_px8x2(ember_dw_cols *s, const int8_t *const *r,
 EMBER_DW_INLINE void ember_dw3x3_row8(size_t out_w, const int8_t *const *r, ptrdiff_t in_w, ptrdiff_t pad_left,
                                       int8_t zpb, const int32_t *hdr, int8_t *out, __m256i bias0, __m256i bias1,
                                       const ember_dw_ostage *os, const int mode) {
-    const int16_t *w = (const int16_t *)(hdr + EMBER_QHDR_WORDS * 16);
+    /* the 10 weight vectors of lanes 0-3 / 8-11 (channels 0-3 / 4-7),
+     * broadcast to both pixels once per row */
+    const int16_t *wp = (const int16_t *)(hdr + EMBER_QHDR_WORDS * 16);
+    __m256i w[10];
+    for (int i = 0; i < 10; ++i)
+        w[i] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(wp + 32 * (i / 2) + 16 * (i % 2))));
     const int rows_in = r[0] != NULL && r[1] != NULL && r[2] != NULL;
     ptrdiff_t X = -pad_left;
     ember_dw_cols st, *s = &st;
@@ -464,15 +472,36 @@ EMBER_DW_INLINE void ember_dw3x3_row8(size_t out_w, const int8_t *const *r, ptrd
     }
 }
 
+/* nrows output rows of one block (rows: 3 per output row, see run_row3x3). */
+EMBER_DW_INLINE void ember_dw3x3_rows16(size_t nrows, const int8_t *const *rows, size_t c0, size_t out_w,
+                                        ptrdiff_t in_w, ptrdiff_t pad_left, size_t C, __m256i zpv,
+                                        const int32_t *hdr, int8_t *out, const ember_dw_ostage *os, const int S,
+                                        const int mode) {
+    for (size_t i = 0; i < nrows; ++i) {
+        const int8_t *r[3];
+        for (int k = 0; k < 3; ++k) r[k] = rows[3 * i + k] ? rows[3 * i + k] + c0 : NULL;
+        ember_dw3x3_row16(out_w, r, in_w, pad_left, C, zpv, hdr, out + i * out_w * C + c0, os, S, mode);
+    }
+}
+
+EMBER_DW_INLINE void ember_dw3x3_rows8(size_t nrows, const int8_t *const *rows, size_t out_w, ptrdiff_t in_w,
+                                       ptrdiff_t pad_left, int8_t zpb, const int32_t *hdr, int8_t *out,
+                                       __m256i bias0, __m256i bias1, const ember_dw_ostage *os, const int mode) {
+    for (size_t i = 0; i < nrows; ++i)
+        ember_dw3x3_row8(out_w, rows + 3 * i, in_w, pad_left, zpb, hdr, out + i * out_w * 8, bias0, bias1, os, mode);
+}
+
 /* Requant mode of a block whose lanes are q0/q1 with biases bias0/bias1. */
-static inline int ember_dw_mode(const ember_rq_avx2 *q0, const ember_rq_avx2 *q1, __m256i bias0, __m256i bias1) {
-    if (ember_dw_fast_ok(q0, bias0) && ember_dw_fast_ok(q1, bias1)) return EMBER_RQ_FAST;
+static inline int ember_dw_mode(const ember_rq_avx2 *q0, const ember_rq_avx2 *q1, __m256i bias0, __m256i bias1,
+                                const ember_output_stage *os) {
+    if (ember_dw_fast_ok(q0, bias0) && ember_dw_fast_ok(q1, bias1))
+        return os->act_min == -128 && os->act_max == 127 ? EMBER_RQ_FAST_NOCLAMP : EMBER_RQ_FAST;
     return ember_rq_simple_avx2(q0) && ember_rq_simple_avx2(q1) ? EMBER_RQ_SIMPLE : EMBER_RQ_FULL;
 }
 
-static int ember_dwconv_16c_row3x3_avx2(size_t out_w, size_t channels, const int8_t *const *rows, int32_t in_w,
-                                        int32_t pad_left, int32_t stride_w, int32_t input_zero_point, const void *w,
-                                        int8_t *out, const ember_output_stage *os) {
+static int ember_dwconv_16c_row3x3_avx2(size_t nrows, size_t out_w, size_t channels, const int8_t *const *rows,
+                                        int32_t in_w, int32_t pad_left, int32_t stride_w, int32_t input_zero_point,
+                                        const void *w, int8_t *out, const ember_output_stage *os) {
     const int c8 = channels == 8 && stride_w == 1;
     if (!c8 && (channels % 16 != 0 || (stride_w != 1 && stride_w != 2))) return 0;
     const size_t bb = ember_dw_block_bytes(16, 10);
@@ -483,8 +512,6 @@ static int ember_dwconv_16c_row3x3_avx2(size_t out_w, size_t channels, const int
     const uint8_t *blk = (const uint8_t *)w;
     for (size_t c0 = 0; c0 < channels; c0 += 16, blk += bb) {
         const int32_t *hdr = (const int32_t *)(const void *)blk;
-        const int8_t *r[3];
-        for (int k = 0; k < 3; ++k) r[k] = rows[k] ? rows[k] + c0 : NULL;
         if (c8) {
             const __m256i bias0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)hdr));
             const __m256i bias1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(hdr + 8)));
@@ -492,15 +519,18 @@ static int ember_dwconv_16c_row3x3_avx2(size_t out_w, size_t channels, const int
             o.q1 = ember_rq_x2(hdr, 8);
             o.f0 = ember_rq_fast_of(&o.q0);
             o.f1 = ember_rq_fast_of(&o.q1);
-            switch (ember_dw_mode(&o.q0, &o.q1, bias0, bias1)) {
+            switch (ember_dw_mode(&o.q0, &o.q1, bias0, bias1, os)) {
+            case EMBER_RQ_FAST_NOCLAMP:
+                ember_dw3x3_rows8(nrows, rows, out_w, in_w, pad_left, zpb, hdr, out, bias0, bias1, &o, EMBER_RQ_FAST_NOCLAMP);
+                break;
             case EMBER_RQ_FAST:
-                ember_dw3x3_row8(out_w, r, in_w, pad_left, zpb, hdr, out, bias0, bias1, &o, EMBER_RQ_FAST);
+                ember_dw3x3_rows8(nrows, rows, out_w, in_w, pad_left, zpb, hdr, out, bias0, bias1, &o, EMBER_RQ_FAST);
                 break;
             case EMBER_RQ_SIMPLE:
-                ember_dw3x3_row8(out_w, r, in_w, pad_left, zpb, hdr, out, bias0, bias1, &o, EMBER_RQ_SIMPLE);
+                ember_dw3x3_rows8(nrows, rows, out_w, in_w, pad_left, zpb, hdr, out, bias0, bias1, &o, EMBER_RQ_SIMPLE);
                 break;
             default:
-                ember_dw3x3_row8(out_w, r, in_w, pad_left, zpb, hdr, out, bias0, bias1, &o, EMBER_RQ_FULL);
+                ember_dw3x3_rows8(nrows, rows, out_w, in_w, pad_left, zpb, hdr, out, bias0, bias1, &o, EMBER_RQ_FULL);
             }
             break;
         }
@@ -509,18 +539,22 @@ static int ember_dwconv_16c_row3x3_avx2(size_t out_w, size_t channels, const int
         o.f0 = ember_rq_fast_of(&o.q0);
         o.f1 = ember_rq_fast_of(&o.q1);
         const int mode = ember_dw_mode(&o.q0, &o.q1, _mm256_loadu_si256((const __m256i *)hdr),
-                                       _mm256_loadu_si256((const __m256i *)(hdr + 8)));
-        int8_t *op = out + c0;
-#define EMBER_ROW16(S, M) ember_dw3x3_row16(out_w, r, in_w, pad_left, channels, zpv, hdr, op, &o, S, M)
+                                       _mm256_loadu_si256((const __m256i *)(hdr + 8)), os);
+#define EMBER_ROW16(S, M) \
+    ember_dw3x3_rows16(nrows, rows, c0, out_w, in_w, pad_left, channels, zpv, hdr, out, &o, S, M)
         if (stride_w == 1) {
-            if (mode == EMBER_RQ_FAST)
+            if (mode == EMBER_RQ_FAST_NOCLAMP)
+                EMBER_ROW16(1, EMBER_RQ_FAST_NOCLAMP);
+            else if (mode == EMBER_RQ_FAST)
                 EMBER_ROW16(1, EMBER_RQ_FAST);
             else if (mode == EMBER_RQ_SIMPLE)
                 EMBER_ROW16(1, EMBER_RQ_SIMPLE);
             else
                 EMBER_ROW16(1, EMBER_RQ_FULL);
         } else {
-            if (mode == EMBER_RQ_FAST)
+            if (mode == EMBER_RQ_FAST_NOCLAMP)
+                EMBER_ROW16(2, EMBER_RQ_FAST_NOCLAMP);
+            else if (mode == EMBER_RQ_FAST)
                 EMBER_ROW16(2, EMBER_RQ_FAST);
             else if (mode == EMBER_RQ_SIMPLE)
                 EMBER_ROW16(2, EMBER_RQ_SIMPLE);

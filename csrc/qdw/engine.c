@@ -1,8 +1,11 @@
-/* DEPTHWISE_CONV_2D (depth multiplier 1) on a prepacked micro-kernel (see
- * ember/qconv.h). For each output pixel the engine builds the list of tap
- * rows (padding taps point at a row of input zero points, so with the zero
- * point folded into the bias every tap is a plain product); the kernel runs
- * a whole output row per call, all channel blocks. Tasks split output rows. */
+/* DEPTHWISE_CONV_2D on a prepacked micro-kernel (see ember/qconv.h). For
+ * each output pixel the engine builds the list of tap rows (padding taps
+ * point at a row of input zero points, so with the zero point folded into
+ * the bias every tap is a plain product); the kernel runs a whole output row
+ * per call, all channel blocks (3x3 kernels: several rows per call). Tasks
+ * split output rows. A depth multiplier dm > 1 first expands the input so
+ * that channel c * dm + m holds input channel c (in the first part of the
+ * scratch): the kernels then read out_c channels per pixel as for dm = 1. */
 #include <stddef.h>
 #include <string.h>
 
@@ -17,7 +20,7 @@ static void ember_qdw_sizes(const ember_conv_geom *g, const ember_dwconv_ukernel
     h->block_bytes = (int64_t)ember_dw_block_bytes(uk->cr, (size_t)tp);
     h->blocks_offset = (int64_t)ember_align_up(sizeof(ember_qpack_header), EMBER_QPACK_ALIGN);
     h->zp_row_offset = h->blocks_offset + h->nblocks * h->block_bytes;
-    h->total_bytes = (int64_t)ember_align_up((size_t)(h->zp_row_offset + g->in_c), EMBER_QPACK_ALIGN);
+    h->total_bytes = (int64_t)ember_align_up((size_t)(h->zp_row_offset + g->out_c), EMBER_QPACK_ALIGN);
     h->scratch_per_thread =
         (int64_t)ember_align_up((size_t)tp * (size_t)g->out_w * sizeof(const int8_t *), EMBER_QPACK_ALIGN);
 }
@@ -25,8 +28,22 @@ static void ember_qdw_sizes(const ember_conv_geom *g, const ember_dwconv_ukernel
 static ember_status ember_qdw_check(const ember_conv_geom *g) {
     ember_status st = ember_qgeom_check(g);
     if (st != EMBER_OK) return st;
-    if (g->depth_multiplier != 1 || g->out_c != g->in_c) return EMBER_ERR_UNSUPPORTED;
+    if (g->depth_multiplier < 1 || (int64_t)g->in_c * g->depth_multiplier != g->out_c) return EMBER_ERR_ARG;
     return EMBER_OK;
+}
+
+/* Bytes of the expanded input at the start of the scratch (dm > 1 only). */
+static size_t ember_qdw_expand_bytes(const ember_conv_geom *g) {
+    if (g->depth_multiplier == 1) return 0;
+    return ember_align_up((size_t)g->batch * g->in_h * g->in_w * g->out_c, EMBER_QPACK_ALIGN);
+}
+
+/* out[p][c * dm + m] = in[p][c]. */
+static void ember_qdw_expand(const int8_t *in, int8_t *out, size_t pixels, size_t in_c, int32_t dm) {
+    for (size_t i = 0; i < pixels * in_c; ++i) {
+        const int8_t v = in[i];
+        for (int32_t m = 0; m < dm; ++m) *out++ = v;
+    }
 }
 
 ember_status ember_qdw_plan(const ember_conv_geom *g, ember_isa isa, int max_threads, size_t *packed_bytes,
@@ -42,7 +59,7 @@ ember_status ember_qdw_plan(const ember_conv_geom *g, ember_isa isa, int max_thr
     memset(&h, 0, sizeof h);
     ember_qdw_sizes(g, uk, &h);
     *packed_bytes = (size_t)h.total_bytes;
-    *scratch_bytes = (size_t)(h.scratch_per_thread * max_threads);
+    *scratch_bytes = ember_qdw_expand_bytes(g) + (size_t)(h.scratch_per_thread * max_threads);
     return EMBER_OK;
 }
 
@@ -86,7 +103,7 @@ ember_status ember_qdw_pack(const ember_conv_geom *g, ember_isa isa, const int8_
                 }
         }
     }
-    memset(base + h.zp_row_offset, (int8_t)g->input_zero_point, (size_t)g->in_c);
+    memset(base + h.zp_row_offset, (int8_t)g->input_zero_point, (size_t)g->out_c);
     memcpy(packed, &h, sizeof h);
     return EMBER_OK;
 }
@@ -107,7 +124,7 @@ typedef struct {
 static void ember_qdw_build_taps(const ember_qdw_job *j, const int8_t *img, int32_t iy0, int32_t ox0, int32_t ox1,
                                  const int8_t **taps) {
     const ember_conv_geom *g = &j->h->g;
-    const size_t C = (size_t)g->in_c, tp = (size_t)j->h->kp;
+    const size_t C = (size_t)g->out_c, tp = (size_t)j->h->kp; /* channels of the rows read */
     for (int32_t ox = ox0; ox < ox1; ++ox) {
         const int32_t ix0 = ox * g->stride_w - g->pad_left;
         const int8_t **pt = taps + (size_t)(ox - ox0) * tp;
@@ -130,7 +147,7 @@ static void ember_qdw_task(void *ctx, int task, int ntasks, int thread) {
     const ember_dwconv_ukernel *uk = j->uk;
     const int64_t r0 = j->rows * task / ntasks, r1 = j->rows * (task + 1) / ntasks;
     const int8_t **taps = (const int8_t **)(void *)(j->scratch + (size_t)thread * (size_t)j->h->scratch_per_thread);
-    const size_t C = (size_t)g->in_c, tp = (size_t)j->h->kp;
+    const size_t C = (size_t)g->out_c, tp = (size_t)j->h->kp; /* channels of the rows read */
     for (int32_t ox = 0; ox < g->out_w; ++ox)
         for (size_t t = (size_t)j->h->k; t < tp; ++t) taps[(size_t)ox * tp + t] = j->zp_row;
     /* Tap offsets from the top-left tap, for interior pixels (padded taps
@@ -152,22 +169,35 @@ static void ember_qdw_task(void *ctx, int task, int ntasks, int thread) {
     while (ox_lo < g->out_w && ox_lo * g->stride_w - g->pad_left < 0) ++ox_lo;
     ox_hi = ox_lo;
     while (ox_hi < g->out_w && ox_hi * g->stride_w - g->pad_left + (g->kernel_w - 1) * g->dilation_w < g->in_w) ++ox_hi;
-    for (int64_t row = r0; row < r1; ++row) {
+    int64_t first = r0;
+    if (use_rows) {
+        /* up to ROWS output rows per call: the kernel sets each channel block
+         * up once for all of them */
+        enum { ROWS = 16 };
+        const int8_t *rows[3 * ROWS];
+        while (first < r1) {
+            const int64_t n = r1 - first < ROWS ? r1 - first : ROWS;
+            for (int64_t i = 0; i < n; ++i) {
+                const int64_t row = first + i;
+                const int8_t *img = j->input + (size_t)(row / g->out_h) * g->in_h * g->in_w * C;
+                const int32_t iy0 = (int32_t)(row % g->out_h) * g->stride_h - g->pad_top;
+                for (int32_t ky = 0; ky < 3; ++ky) {
+                    const int32_t iy = iy0 + ky * g->dilation_h;
+                    rows[3 * i + ky] = iy >= 0 && iy < g->in_h ? img + (size_t)iy * g->in_w * C : NULL;
+                }
+            }
+            if (!uk->run_row3x3((size_t)n, (size_t)g->out_w, C, rows, g->in_w, g->pad_left, g->stride_w,
+                                g->input_zero_point, j->blocks, j->output + (size_t)first * g->out_w * C, &g->os))
+                break; /* a shape the kernel does not take: the paths below */
+            first += n;
+        }
+    }
+    for (int64_t row = first; row < r1; ++row) {
         const int64_t b = row / g->out_h;
         const int32_t oy = (int32_t)(row % g->out_h);
         const int32_t iy0 = oy * g->stride_h - g->pad_top;
         const int8_t *img = j->input + (size_t)b * g->in_h * g->in_w * C;
         int8_t *orow = j->output + (size_t)row * g->out_w * C;
-        if (use_rows) {
-            const int8_t *rows[3];
-            for (int32_t ky = 0; ky < 3; ++ky) {
-                const int32_t iy = iy0 + ky * g->dilation_h;
-                rows[ky] = iy >= 0 && iy < g->in_h ? img + (size_t)iy * g->in_w * C : NULL;
-            }
-            if (uk->run_row3x3((size_t)g->out_w, C, rows, g->in_w, g->pad_left, g->stride_w, g->input_zero_point,
-                               j->blocks, orow, &g->os))
-                continue;
-        }
         const int rows_inside = iy0 >= 0 && iy0 + (g->kernel_h - 1) * g->dilation_h < g->in_h;
         if (use_offsets && rows_inside && ox_hi > ox_lo) {
             if (ox_lo > 0) {
@@ -194,8 +224,18 @@ ember_status ember_qdw_run(const void *packed, const int8_t *input, int8_t *outp
     if (!h || !input || !output) return EMBER_ERR_ARG;
     const void *ukernel = NULL;
     int threads = 1;
-    ember_status st = ember_qpack_run_setup(h, scratch, scratch_bytes, &ukernel, &pool, &threads);
+    const ember_conv_geom *g = &h->g;
+    const size_t xb = ember_qdw_expand_bytes(g);
+    if (!scratch || scratch_bytes < xb) return EMBER_ERR_NO_MEMORY;
+    ember_status st =
+        ember_qpack_run_setup(h, (uint8_t *)scratch + xb, scratch_bytes - xb, &ukernel, &pool, &threads);
     if (st != EMBER_OK) return st;
+    if (xb) {
+        ember_qdw_expand(input, (int8_t *)scratch, (size_t)g->batch * g->in_h * g->in_w, (size_t)g->in_c,
+                         g->depth_multiplier);
+        input = (const int8_t *)scratch;
+        scratch = (uint8_t *)scratch + xb;
+    }
     const ember_dwconv_ukernel *uk = (const ember_dwconv_ukernel *)ukernel;
     ember_qdw_job j;
     j.h = h;

@@ -2,7 +2,7 @@
  * (kernel_list.def: add, avgpool, maxpool) against the scalar reference with
  * tolerance 0: ADD over lengths 1..67 and longer (non-multiples of every
  * vector width), extreme zero points, multipliers (0, 2^30, INT32_MAX) and
- * right shifts 0..31, left shifts 0/20/22, activation clamps, broadcasts
+ * right shifts 0..31, left shifts 0/8/9/16/20/22, activation clamps, broadcasts
  * (scalar, per-channel, either side, both sides, in place); pools over
  * kernels 1/2/3/5, strides 1/2, SAME/VALID padding, channels 1..67, windows
  * above 256 taps, inputs that make the average's rounding ties common; the
@@ -27,11 +27,13 @@ static long cases_run;
 /* ---------------------------------------------------------------- ADD */
 
 static int32_t rand_multiplier(int mode) {
-    switch (mode % 4) {
+    switch (mode % 6) {
     case 0: return 1 << 30;
     case 1: return INT32_MAX;
     case 2: return th_range(1 << 30, INT32_MAX);
-    default: return (th_rand() % 8 == 0) ? 0 : th_range(1 << 30, INT32_MAX);
+    case 3: return (th_rand() % 8 == 0) ? 0 : th_range(1 << 30, INT32_MAX);
+    case 4: return (1 << 30) | (1 << th_range(0, 29)); /* one low bit: exact rounding ties in the high multiply */
+    default: return (1 << 30) | (int32_t)(th_rand() & ((1u << th_range(1, 23)) - 1u));
     }
 }
 
@@ -42,7 +44,8 @@ static ember_add_params rand_add_params(int mode) {
     p.input1_offset = extreme ? -zps[th_rand() % 5] : -th_range(-128, 127);
     p.input2_offset = extreme ? -zps[th_rand() % 5] : -th_range(-128, 127);
     p.output_offset = extreme ? zps[th_rand() % 5] : th_range(-128, 127);
-    p.left_shift = (mode % 5 == 0) ? 0 : (mode % 5 == 1 ? 22 : 20);
+    static const int32_t lshifts[] = {0, 8, 9, 20, 22, 16, 20}; /* x86 fast path: [9, 22] */
+    p.left_shift = lshifts[mode % 7];
     p.input1_multiplier = rand_multiplier(th_rand());
     p.input2_multiplier = rand_multiplier(th_rand());
     p.output_multiplier = rand_multiplier(th_rand());
@@ -132,6 +135,52 @@ static void add_case(const ember_add_ukernel *uk, const char *isa, const int32_t
     }
     ++cases_run;
     free(a), free(b), free(ref), free(got);
+}
+
+/* Every (a, b) pair of int8 values at once (65536 elements) under params
+ * that keep the rescaled terms' low bits visible in the output: small input
+ * shifts, output scale ~ 2^-(L+1), multipliers whose low bits make the high
+ * multiply land exactly on rounding ties. */
+static void test_add_all_pairs(const ember_add_ukernel *uk, const char *isa) {
+    static int8_t a[65536], b[65536], ref[65536], got[65536];
+    for (int i = 0; i < 65536; ++i) {
+        a[i] = (int8_t)(i & 0xFF);
+        b[i] = (int8_t)(i >> 8);
+    }
+    const int32_t d[1] = {65536};
+    ember_broadcast bc;
+    broadcast_or_die(&bc, d, 1, d, 1, d, 1);
+    static const int32_t lshifts[] = {9, 10, 11, 15, 20, 22, 8, 0};
+    for (size_t li = 0; li < sizeof lshifts / sizeof lshifts[0]; ++li) {
+        const int32_t L = lshifts[li], k = 31 - L;
+        for (int variant = 0; variant < 4; ++variant) {
+            ember_add_params p;
+            const int32_t tie = (k >= 1 && k <= 30) ? (INT32_C(1) << (k - 1)) : 1;
+            const int32_t mults[4] = {(1 << 30) | tie, (1 << 30) | (tie - 1),
+                                      (1 << 30) | (k <= 28 ? 3 << k : 0) | tie, th_range(1 << 30, INT32_MAX)};
+            p.input1_offset = variant & 1 ? 128 : -127;
+            p.input2_offset = variant & 2 ? 0 : 5;
+            p.output_offset = variant == 3 ? -128 : 0;
+            p.left_shift = L;
+            p.input1_multiplier = mults[variant];
+            p.input2_multiplier = mults[(variant + 1) % 4];
+            p.input1_shift = -(variant & 1);
+            p.input2_shift = 0;
+            p.output_multiplier = mults[(variant + 2) % 4];
+            p.output_shift = L + 2 > 31 ? -31 : -(L + 2);
+            p.act_min = -128;
+            p.act_max = 127;
+            TH_CHECK(ember_add_s8_scalar(&p, &bc, a, b, ref) == EMBER_OK, "scalar ADD runs");
+            TH_CHECK(ember_add_s8_ukernel(uk, &p, &bc, a, b, got) == EMBER_OK, "%s ADD runs", isa);
+            int bad = -1;
+            for (int i = 0; i < 65536 && bad < 0; ++i)
+                if (got[i] != ref[i]) bad = i;
+            TH_CHECK(bad < 0, "%s ADD all pairs, left shift %d variant %d: a=%d b=%d got %d want %d", isa, (int)L,
+                     variant, bad < 0 ? 0 : a[bad], bad < 0 ? 0 : b[bad], bad < 0 ? 0 : got[bad],
+                     bad < 0 ? 0 : ref[bad]);
+            ++cases_run;
+        }
+    }
 }
 
 static void test_add(const ember_add_ukernel *uk, const char *isa) {
@@ -397,6 +446,7 @@ int main(void) {
         }
         const long before = cases_run;
         if (add) test_add(add, ember_isa_name(i));
+        if (add) test_add_all_pairs(add, ember_isa_name(i));
         if (avg || max) test_pools(avg, max, ember_isa_name(i));
         test_random(add, avg, max, ember_isa_name(i));
         printf("test_simd_elem: %s: %ld cases\n", ember_isa_name(i), cases_run - before);

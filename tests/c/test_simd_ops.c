@@ -106,7 +106,7 @@ int main(void) {
     check_case(&dw, 1);
     op_case dw2 = {"DEPTHWISE_CONV_2D", {1, 6, 6, 5}, 4, {1, 3, 3, 10}, 4, {1, 4, 4, 10}, 4, 10,
                    {1, 1, 1, 1, 0, 0, 2, 0, 0, -128, 127}, 11};
-    check_case(&dw2, 0); /* depth multiplier 2: scalar only */
+    check_case(&dw2, 1); /* depth multiplier 2: SIMD on the expanded input channels */
     op_case fc = {"FULLY_CONNECTED", {3, 70}, 2, {37, 70}, 2, {3, 37}, 2, 37, {-4, 0, 9, -128, 127, 0}, 6};
     check_case(&fc, 1);
     op_case fc_asym = {"FULLY_CONNECTED", {1, 16}, 2, {8, 16}, 2, {1, 8}, 2, 8, {-4, 3, 9, -128, 127, 0}, 6};

@@ -1,13 +1,17 @@
 /* Depthwise engine (qdw) paths against the naive reference with tolerance 0,
  * aimed at what test_simd_conv's small 6x7 images do not reach:
- *  - the whole-row 3x3 kernels (run_row3x3: 16-channel blocks at stride_w
- *    1/2, 8-channel layers as pixel pairs), on rows narrower than the
+ *  - the whole-row 3x3 kernels (run_row3x3; AVX2: 16-channel blocks at
+ *    stride_w 1/2, 8-channel layers as pixel pairs; SSE4.1: 8-channel
+ *    blocks; both with their exact requantization shortcut and the general
+ *    requantization beside it; NEON: 8-channel blocks, run under qemu by
+ *    tools/cross_test.sh), on rows narrower than the
  *    kernel, wide rows, padding on either side (up to 2 columns/rows, so
  *    whole taps fall outside), any stride_h / dilation_h, padding rows;
  *  - the fallbacks beside them (dilation_w 2, 8-channel stride 2, channel
  *    counts that are neither 8 nor a multiple of 16);
  *  - the packed tap order (ROW_PAIRS) on non-3x3 kernels, odd and even
  *    heights, through the pointer-list and offset paths;
+ *  - depth multipliers > 1 (input channels expanded, then the same paths);
  *  - extreme zero points, multipliers, shifts and biases (every requant
  *    specialization), fused-activation clamps, batches, 1 and 2 threads. */
 #include <stdlib.h>
@@ -64,6 +68,7 @@ static int out_size(int in, int k, int s, int d, int lo, int hi) {
 
 typedef struct {
     int batch, h, w, c, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr;
+    int dm; /* depth multiplier (0 = 1): c input channels, c * dm outputs */
 } shape;
 
 static void run_case(const shape *s, int mode, int extreme_data) {
@@ -72,7 +77,8 @@ static void run_case(const shape *s, int mode, int extreme_data) {
     g.batch = s->batch;
     g.in_h = s->h;
     g.in_w = s->w;
-    g.in_c = g.out_c = s->c;
+    g.in_c = s->c;
+    g.out_c = s->c * (s->dm > 1 ? s->dm : 1);
     g.kernel_h = s->kh;
     g.kernel_w = s->kw;
     g.stride_h = s->sh;
@@ -81,7 +87,7 @@ static void run_case(const shape *s, int mode, int extreme_data) {
     g.dilation_w = s->dw;
     g.pad_top = s->pt;
     g.pad_left = s->pl;
-    g.depth_multiplier = 1;
+    g.depth_multiplier = s->dm > 1 ? s->dm : 1;
     g.out_h = out_size(s->h, s->kh, s->sh, s->dh, s->pt, s->pb);
     g.out_w = out_size(s->w, s->kw, s->sw, s->dw, s->pl, s->pr);
     if (g.out_h < 1 || g.out_w < 1) return;
@@ -122,10 +128,10 @@ static void run_case(const shape *s, int mode, int extreme_data) {
             for (size_t j = 0; j < nout; ++j)
                 if (got[j] != ref[j] && bad++ == 0) first = j;
             TH_CHECK(bad == 0,
-                     "dw %s threads=%d: %zu/%zu differ (first #%zu got %d want %d) b=%d in=%dx%dx%d out=%dx%d "
+                     "dw %s threads=%d: %zu/%zu differ (first #%zu got %d want %d) b=%d in=%dx%dx%d out=%dx%dx%d "
                      "k=%dx%d s=%d,%d d=%d,%d pad=t%d,b%d,l%d,r%d zp=%d ozp=%d act=[%d,%d] mode=%d bias=%d",
                      ember_isa_name(i), threads, bad, nout, first, got[first], ref[first], g.batch, g.in_h, g.in_w,
-                     g.in_c, g.out_h, g.out_w, g.kernel_h, g.kernel_w, g.stride_h, g.stride_w, g.dilation_h,
+                     g.in_c, g.out_h, g.out_w, g.out_c, g.kernel_h, g.kernel_w, g.stride_h, g.stride_w, g.dilation_h,
                      g.dilation_w, s->pt, s->pb, s->pl, s->pr, g.input_zero_point, g.os.output_zero_point,
                      g.os.act_min, g.os.act_max, mode, with_bias);
             ++runs;
@@ -185,6 +191,20 @@ static void other_kernels(void) {
         }
 }
 
+/* Depth multipliers > 1: input channels expanded, then the dm = 1 paths
+ * (row kernels when c * dm is 8 or a multiple of 8 / 16, generic otherwise). */
+static void depth_multipliers(void) {
+    static const int cd[][2] = {{1, 2}, {4, 2}, {8, 2}, {3, 3}, {16, 2}, {2, 4}, {5, 3}, {1, 8}, {32, 2}, {4, 4}};
+    for (int i = 0; i < (int)(sizeof cd / sizeof cd[0]); ++i)
+        for (int j = 0; j < 3; ++j) {
+            const int k3 = j != 2;
+            shape s = {1 + (i + j) % 2, th_range(1, 8), th_range(1, 12), cd[i][0], k3 ? 3 : th_range(1, 5),
+                       k3 ? 3 : th_range(1, 5), th_range(1, 2), 1 + (j == 1), th_range(1, 2), 1 + (j == 2),
+                       th_range(0, 2), th_range(0, 2), th_range(0, 2), th_range(0, 2), cd[i][1]};
+            run_case(&s, (i + j) % 4, i % 5 == 4);
+        }
+}
+
 /* The packed slot order is a permutation of the taps for every shape. */
 static void slot_order(void) {
     for (int kh = 1; kh <= 7; ++kh)
@@ -227,6 +247,7 @@ int main(void) {
     slot_order();
     rows3x3();
     other_kernels();
+    depth_multipliers();
     random_cases(200);
     ember_threadpool_destroy(pool2);
     printf("%ld (case, isa, threads) runs\n", runs);

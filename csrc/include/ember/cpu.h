@@ -11,7 +11,8 @@
  *     raises if the request is unknown or unavailable on this CPU);
  *   - program: ember_isa_set() (tests, `ember bench --isa`).
  * Kernels that prepack weights record the ISA they packed for, so a model
- * keeps the path it was loaded with even if the choice changes later. */
+ * keeps the path it was loaded with even if the choice changes later (ADD
+ * and the pools record theirs too, see cpu/isa_record.h). */
 #ifndef EMBER_CPU_H
 #define EMBER_CPU_H
 

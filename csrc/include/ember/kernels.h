@@ -103,13 +103,15 @@ typedef struct {
      * EMBER_DW_TAPS_NATURAL (row-major) or EMBER_DW_TAPS_ROW_PAIRS (see
      * ember_dw_tap_slot). */
     int tap_order;
-    /* Optional: one whole output row of a 3x3 kernel with dilation_w 1:
-     * rows[ky] = input row of tap row ky (NULL: a padding row), output pixel
-     * x reads input columns x * stride_w - pad_left + kx (columns outside
-     * [0, in_w) read input_zero_point). Returns 0 (nothing written) for a
-     * shape it does not take (channels, stride_w); the caller then uses run. */
-    int (*run_row3x3)(size_t out_w, size_t channels, const int8_t *const *rows, int32_t in_w, int32_t pad_left,
-                      int32_t stride_w, int32_t input_zero_point, const void *w, int8_t *out,
+    /* Optional: nrows whole output rows of a 3x3 kernel with dilation_w 1:
+     * rows[3 * i + ky] = input row of tap row ky of output row i (NULL: a
+     * padding row); output pixel x reads input columns x * stride_w -
+     * pad_left + kx (columns outside [0, in_w) read input_zero_point);
+     * output row i at out + i * out_w * channels. Returns 0 (nothing written)
+     * for a shape it does not take (channels, stride_w); the caller then
+     * uses run. */
+    int (*run_row3x3)(size_t nrows, size_t out_w, size_t channels, const int8_t *const *rows, int32_t in_w,
+                      int32_t pad_left, int32_t stride_w, int32_t input_zero_point, const void *w, int8_t *out,
                       const ember_output_stage *os);
 } ember_dwconv_ukernel;
 

@@ -5,8 +5,10 @@
  *         kernel_h*kernel_w*in_c, N = out_c. 1x1/stride-1 convs and FC read
  *         input rows directly; other shapes gather MR output pixels at a time
  *         (implicit im2col in a tiny per-thread buffer, padding = input zp).
- * qdw:    DEPTHWISE_CONV_2D with depth multiplier 1, per output pixel over an
- *         indirection list of tap rows (padding taps read a zp row).
+ * qdw:    DEPTHWISE_CONV_2D, per output pixel over an indirection list of
+ *         tap rows (padding taps read a zp row) or whole rows at a time (3x3);
+ *         a depth multiplier > 1 expands the input channels in the scratch
+ *         first.
  *
  * Use: plan (sizes; EMBER_ERR_UNSUPPORTED means "no SIMD variant for this ISA
  * or shape: run the scalar reference"), pack once at load (adapter init,
@@ -37,7 +39,7 @@ typedef struct {
     int32_t stride_h, stride_w;
     int32_t dilation_h, dilation_w;
     int32_t pad_top, pad_left;
-    int32_t depth_multiplier; /* depthwise only (must be 1 for the SIMD path) */
+    int32_t depth_multiplier; /* depthwise only (out_c = in_c * depth_multiplier) */
     int32_t input_zero_point; /* int8 value of real 0 in the input (= -input_offset) */
     ember_output_stage os;
 } ember_conv_geom;
