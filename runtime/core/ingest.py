@@ -46,6 +46,7 @@ log = logging.getLogger("ember.core.ingest")
 
 CONNACK, SUBACK, UNSUBACK, PINGRESP, DISCONNECT = 2, 9, 11, 13, 14
 PINGREQ = b"\xc0\x00"
+COALESCE_S = 0.002            # pause after a short read while the worker is busy
 SESSION_EXPIRY_S = 7 * 24 * 3600
 _CONNACK_V4 = {1: "unacceptable protocol version", 2: "client identifier rejected", 3: "server unavailable",
                4: "bad user name or password", 5: "not authorized"}
@@ -147,7 +148,8 @@ def read_properties(buf: bytes, pos: int) -> tuple[dict, int]:
 class IngestConnection:
     """Node data subscription on a lean MQTT connection (see the module docstring).
 
-    deliver(items, nbytes): items = [(topic, payload, t_monotonic, packet id, qos, generation)]
+    deliver(items, nbytes): items = [(topic, payload, t_monotonic, packet id, qos, generation)];
+        returns True when the consumer was still busy with earlier items
     room(): False while the consumer is over its bounds (the socket is then not read)
     counters: dict the connection increments ("publish_error", "result_backpressure",
               "ingest_paused", "ingest_reconnects", "protocol_error")
@@ -427,7 +429,8 @@ class IngestConnection:
                 with self._lock:
                     if self._out:
                         try:
-                            n = sock.send(self._out[:1 << 18])
+                            with memoryview(self._out) as mv:        # no copy of the queued bytes
+                                n = sock.send(mv[:1 << 18])
                         except (BlockingIOError, InterruptedError):
                             n = 0
                         except OSError as e:
@@ -456,8 +459,10 @@ class IngestConnection:
                         ping_sent = 0.0
                     else:
                         self._on_other(ptype, body)
-                if pubs:
-                    self.deliver(pubs, nbytes)
+                if pubs and self.deliver(pubs, nbytes) and len(data) < recv_size and not self._pending:
+                    # The worker still has earlier messages to process, so these wait anyway: let
+                    # more data arrive before the next read (fewer, larger reads; less GIL contention).
+                    stop.wait(COALESCE_S)
         self._goodbye(sock)
 
     def _on_acks(self, acks: list) -> None:

@@ -124,6 +124,7 @@ class Core:
         self._inbox: deque = deque()
         self._inbox_bytes = 0                   # payload bytes in the inbox (bounded by cfg.queue_bytes)
         self._inbox_lock = threading.Lock()
+        self._processing = False                # the worker is in _process (ingest: coalesce reads)
         self.ingest = None                      # ingest.IngestConnection when node data uses the lean path
         self._out_results: list = []            # lean path: (topic, payload) to send with the batch's PUBACKs
         self._out_pids: list = []
@@ -234,12 +235,14 @@ class Core:
     def _has_room(self) -> bool:
         return len(self._inbox) < self.cfg.queue_limit and self._inbox_bytes < self.cfg.queue_bytes
 
-    def _deliver(self, items: list, nbytes: int) -> None:
+    def _deliver(self, items: list, nbytes: int) -> bool:
         with self._inbox_lock:
+            busy = self._processing or bool(self._inbox)
             self._inbox.extend(items)
             self._inbox_bytes += nbytes
         if not self._wake.is_set():
             self._wake.set()
+        return busy
 
     def stop(self) -> None:
         if self._stop.is_set():
@@ -461,6 +464,7 @@ class Core:
                     self._inbox_bytes -= size
                 if self.ingest is not None:
                     self.ingest.resume()
+                self._processing = True
                 try:
                     self._process(items)
                 except Exception:  # keep serving whatever happens
@@ -469,6 +473,8 @@ class Core:
                     self._out_results.clear()
                     self._ack(items)
                     self._flush()
+                finally:
+                    self._processing = False
 
     def _process(self, items: list) -> None:
         groups: dict[str, list] = defaultdict(list)   # model -> [(item index, seqs, ts, int8 rows)]
