@@ -137,3 +137,24 @@ def test_run_of_a_batch_one_model_equals_one_infer_per_reading(model_path):
     got = m.run(xs)
     assert got.dtype == want.dtype and np.array_equal(got, want)
     assert np.array_equal(m.run(xs[:1]), want[:1])
+
+
+def test_latency_window_percentiles_while_another_thread_adds():
+    import threading
+    from runtime.core.models import LatencyWindow
+    w = LatencyWindow(64)
+    stop = threading.Event()
+
+    def add():
+        while not stop.is_set():
+            w.add_many((0.001, 0.002, 0.003))
+    t = threading.Thread(target=add, daemon=True)
+    t.start()
+    try:
+        for _ in range(5000):
+            p50, p99 = w.percentiles()
+            assert p50 in (0.0, 0.001, 0.002, 0.003) and 0.0 <= p99 <= 0.003
+    finally:
+        stop.set()
+        t.join(10)
+    assert w.percentiles() == (0.002, 0.003)

@@ -410,31 +410,41 @@ EMBER_DW_INLINE void ember_dw3x3_row16(size_t out_w, const int8_t *const *r, ptr
  * image, zero points outside), widened: [column x | column x + 1]. */
 EMBER_DW_INLINE __m256i ember_col8x2(const int8_t *row, ptrdiff_t x, ptrdiff_t in_w, int8_t zpb, const int checked) {
     if (!checked || (row != NULL && x >= 0 && x + 1 < in_w)) return ember_load16_s8(row + (size_t)x * 8);
-    int8_t buf[16];
-    for (int i = 0; i < 2; ++i) {
-        if (row != NULL && x + i >= 0 && x + i < in_w)
-            memcpy(buf + 8 * i, row + (size_t)(x + i) * 8, 8);
-        else
-            memset(buf + 8 * i, zpb, 8);
-    }
-    return ember_load16_s8(buf);
+    /* built in registers (a byte buffer would stall store forwarding) */
+    const __m128i zp8 = _mm_set1_epi8(zpb);
+    const __m128i c0 = row != NULL && x >= 0 && x < in_w ? _mm_loadl_epi64((const __m128i *)(row + (size_t)x * 8)) : zp8;
+    const __m128i c1 =
+        row != NULL && x + 1 >= 0 && x + 1 < in_w ? _mm_loadl_epi64((const __m128i *)(row + (size_t)(x + 1) * 8)) : zp8;
+    return _mm256_cvtepi8_epi16(_mm_unpacklo_epi64(c0, c1));
 }
+
+/* Carried between pixel pairs of an 8-channel row: the widened columns
+ * [X | X + 1] of rows 0..2 and V of rows 0/1 there. */
+typedef struct {
+    __m256i a0, b0, c0, v0l, v0h;
+} ember_dw_cols8;
 
 /* Output pixels px, px + 1 (input column X = px - pad_left) of an 8-channel
  * layer at stride 1: pixel px in the low 128 bits and px + 1 in the high
  * ones (channels 0-3 / 4-7 = lanes 0-3 / 8-11 of the block), so every
- * vpmaddwd is 256 bits wide. */
-EMBER_DW_INLINE void ember_dw3x3_px8x2(ember_dw_cols *s, const int8_t *const *r, ptrdiff_t X, ptrdiff_t in_w,
+ * vpmaddwd is 256 bits wide. Columns [X + 2 | X + 3] are loaded, [X + 1 |
+ * X + 2] is a lane shuffle of the two pairs. */
+EMBER_DW_INLINE void ember_dw3x3_px8x2(ember_dw_cols8 *st8, const int8_t *const *r, ptrdiff_t X, ptrdiff_t in_w,
                                        int8_t zpb, const __m256i *w, __m256i bias0, __m256i bias1, int8_t *o,
                                        int both, const ember_dw_ostage *os, const int mode, const int checked) {
-    __m256i a = ember_col8x2(r[0], X + 1, in_w, zpb, checked), b = ember_col8x2(r[1], X + 1, in_w, zpb, checked);
-    s->v1l = _mm256_unpacklo_epi16(a, b);
-    s->v1h = _mm256_unpackhi_epi16(a, b);
-    s->r2b = ember_col8x2(r[2], X + 1, in_w, zpb, checked);
-    a = ember_col8x2(r[0], X + 2, in_w, zpb, checked);
-    b = ember_col8x2(r[1], X + 2, in_w, zpb, checked);
-    const __m256i v2l = _mm256_unpacklo_epi16(a, b), v2h = _mm256_unpackhi_epi16(a, b);
+    const __m256i a2 = ember_col8x2(r[0], X + 2, in_w, zpb, checked);
+    const __m256i b2 = ember_col8x2(r[1], X + 2, in_w, zpb, checked);
     const __m256i c = ember_col8x2(r[2], X + 2, in_w, zpb, checked);
+    const __m256i a1 = _mm256_permute2x128_si256(st8->a0, a2, 0x21);
+    const __m256i b1 = _mm256_permute2x128_si256(st8->b0, b2, 0x21);
+    ember_dw_cols t, *s = &t;
+    t.v0l = st8->v0l;
+    t.v0h = st8->v0h;
+    t.v1l = _mm256_unpacklo_epi16(a1, b1);
+    t.v1h = _mm256_unpackhi_epi16(a1, b1);
+    t.r2a = st8->c0;
+    t.r2b = _mm256_permute2x128_si256(st8->c0, c, 0x21);
+    const __m256i v2l = _mm256_unpacklo_epi16(a2, b2), v2h = _mm256_unpackhi_epi16(a2, b2);
 #define EMBER_W8(p, h) _mm256_load_si256(w + 2 * (p) + (h))
     EMBER_DW3X3_ACC(EMBER_W8);
 #undef EMBER_W8
@@ -442,9 +452,11 @@ EMBER_DW_INLINE void ember_dw3x3_px8x2(ember_dw_cols *s, const int8_t *const *r,
         _mm_storeu_si128((__m128i *)o, res);
     else
         _mm_storel_epi64((__m128i *)o, res);
-    s->v0l = v2l;
-    s->v0h = v2h;
-    s->r2a = c;
+    st8->a0 = a2;
+    st8->b0 = b2;
+    st8->c0 = c;
+    st8->v0l = v2l;
+    st8->v0h = v2h;
 }
 
 EMBER_DW_INLINE void ember_dw3x3_row8(size_t out_w, const int8_t *const *r, ptrdiff_t in_w, ptrdiff_t pad_left,
@@ -458,17 +470,18 @@ EMBER_DW_INLINE void ember_dw3x3_row8(size_t out_w, const int8_t *const *r, ptrd
         w[i] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(wp + 32 * (i / 2) + 16 * (i % 2))));
     const int rows_in = r[0] != NULL && r[1] != NULL && r[2] != NULL;
     ptrdiff_t X = -pad_left;
-    ember_dw_cols st, *s = &st;
-    __m256i a = ember_col8x2(r[0], X, in_w, zpb, 1), b = ember_col8x2(r[1], X, in_w, zpb, 1);
-    s->v0l = _mm256_unpacklo_epi16(a, b);
-    s->v0h = _mm256_unpackhi_epi16(a, b);
-    s->r2a = ember_col8x2(r[2], X, in_w, zpb, 1);
+    ember_dw_cols8 st;
+    st.a0 = ember_col8x2(r[0], X, in_w, zpb, 1);
+    st.b0 = ember_col8x2(r[1], X, in_w, zpb, 1);
+    st.c0 = ember_col8x2(r[2], X, in_w, zpb, 1);
+    st.v0l = _mm256_unpacklo_epi16(st.a0, st.b0);
+    st.v0h = _mm256_unpackhi_epi16(st.a0, st.b0);
     for (size_t px = 0; px < out_w; px += 2, X += 2) {
         const int both = px + 1 < out_w;
         if (rows_in && X >= 0 && X + 3 < in_w)
-            ember_dw3x3_px8x2(s, r, X, in_w, zpb, w, bias0, bias1, out + px * 8, both, os, mode, 0);
+            ember_dw3x3_px8x2(&st, r, X, in_w, zpb, w, bias0, bias1, out + px * 8, both, os, mode, 0);
         else
-            ember_dw3x3_px8x2(s, r, X, in_w, zpb, w, bias0, bias1, out + px * 8, both, os, mode, 1);
+            ember_dw3x3_px8x2(&st, r, X, in_w, zpb, w, bias0, bias1, out + px * 8, both, os, mode, 1);
     }
 }
 
