@@ -73,14 +73,15 @@ def test_payloads_are_what_the_core_decodes(kind):
             ml.Payloads(bad, 4)
 
 
-def test_generator_and_sink_through_mosquitto(mqtt_broker):
+@pytest.mark.parametrize("c_parser", [True, False], ids=["c-parser", "python-parser"])
+def test_generator_and_sink_through_mosquitto(mqtt_broker, c_parser):
     nodes = ["a0", "a1", "a2"]
     index = {n: i for i, n in enumerate(nodes)}
     ready = threading.Event()
     out = {}
     t = threading.Thread(target=lambda: out.update(ml.collect(
         mqtt_broker.host, mqtt_broker.port, "ember/nodes/+/data", index, node_level=2, ready=ready,
-        expect=900, timeout=30)), daemon=True)
+        expect=900, timeout=30, use_c_parser=c_parser)), daemon=True)
     t.start()
     assert ready.wait(10)
     g = ml.generate(mqtt_broker.host, mqtt_broker.port, nodes, 0, ("json-f", 16, 0.05), duration=25,

@@ -287,6 +287,15 @@ def generate(host: str, port: int, nodes: list, first_node: int, payload: tuple,
 BINARY_V1 = 0xE1
 
 
+def _fast_parser():
+    """(FrameParser, pubacks) of runtime.core._mqtt_fast, or None when it is not built."""
+    try:
+        from runtime.core._mqtt_fast import FrameParser, pubacks
+    except ImportError:
+        return None
+    return FrameParser(4, 1 << 24), pubacks
+
+
 def binary_seqs(buf, p: int) -> list:
     """The seqs of a binary version 1 node payload at buf[p:] (runtime/core/payload.py)."""
     _, dt, count, n = struct.unpack_from("<BBHH", buf, p)
@@ -297,16 +306,18 @@ def binary_seqs(buf, p: int) -> list:
 def collect(host: str, port: int, topic: str, node_index: dict, *, qos: int = 1, node_level: int = -1,
             stop=None, ready=None, results=None, nodes_per_gen: int = 1, expect: int = 0,
             expect_from=None, quiet_s: float = 0.3, timeout: float = 600.0, out_path: str | None = None,
-            client_id: str = "bench-sink") -> dict:
+            client_id: str = "bench-sink", use_c_parser: bool = True) -> dict:
     """Subscribe to `topic` and record every reading that arrives: key node_index[node] << 32 | seq
     and the receive time. The node is topic level `node_level`; readings are the `"seq":N` in the
     payload. results (mp.Array, one slot per generator) counts readings per generator for closed
     loops. Runs until `stop` (an mp.Event) is set and then either the socket was quiet for
     `quiet_s` or as many readings arrived as `expect_from` (the generators' acked counters) sums
     to; until `expect` readings arrived; or until `timeout`. Returns keys, times, frames, bytes
-    (and saves them to out_path)."""
+    (and saves them to out_path). Frames are cut by the core's C parser when it is built
+    (runtime.core._mqtt_fast; `use_c_parser=False` or not built: split_frames in Python)."""
     s = open_connection(host, port, client_id)
     s.sendall(subscribe_frame(1, topic, qos))
+    fast = _fast_parser() if use_c_parser else None
     keys, times = array("q"), array("d")
     buf = bytearray()
     got_suback = False
@@ -333,10 +344,39 @@ def collect(host: str, port: int, topic: str, node_index: dict, *, qos: int = 1,
         if not data:
             raise LoadError("broker closed the sink connection")
         bytes_n += len(data)
+        n_here = 0
+        if fast is not None:                           # the core's C frame parser (runtime.core._mqtt_fast)
+            parser, pubacks = fast
+            pubs, _, others = parser.parse(data)
+            if others and any(ptype == 9 for ptype, _, _ in others):
+                got_suback = True
+                if ready is not None:
+                    ready.set()
+            pids = []
+            for tb, payload, pid, q in pubs:
+                frames_n += 1
+                if q:
+                    pids.append(pid)
+                idx = cache.get(tb)
+                if idx is None:
+                    parts = tb.split("/")
+                    idx = cache[tb] = node_index.get(parts[node_level], -1) if len(parts) > 2 else -1
+                if idx < 0:
+                    continue
+                base = idx << 32
+                seqs = _SEQ.findall(payload) if payload[:1] != b"\xe1" else binary_seqs(payload, 0)
+                for v in seqs:
+                    keys.append(base | int(v))
+                n = len(seqs)
+                n_here += n
+                if per_gen:
+                    per_gen[idx // nodes_per_gen] += n
+            if pids:
+                s.sendall(pubacks(pids))
+            data = b""
         buf += data
         frames, end = split_frames(buf)
         acks = []
-        n_here = 0
         for first, a, b in frames:
             if first & 0xF0 != PUBLISH:
                 if first == SUBACK:
