@@ -553,3 +553,35 @@ def test_a_worker_waiting_for_result_space_is_released_when_stopping():
     finally:
         conn.close()
         fake.close()
+
+
+def test_queued_messages_in_the_same_read_as_connack_are_delivered():
+    """A persistent session's queued messages may follow CONNACK in the same TCP read."""
+    def script(conn, i):
+        conn.sendall(b"\x20\x02\x01\x00" + b"\x32\x07\x00\x01q\x00\x09hi" + b"\x40\x02\x00\x05")
+        time.sleep(2)
+    fake = FakeBroker(script)
+    conn, delivered, counters = _ingest(fake.port)
+    conn.start()
+    try:
+        assert wait_for(lambda: delivered, 10), conn.last_error
+        assert delivered[0][:2] == ("q", b"hi") and delivered[0][3:5] == (9, 1)
+        assert conn.session_present and counters["protocol_error"] == 0
+    finally:
+        conn.close()
+        fake.close()
+
+
+def test_a_packet_before_connack_is_a_protocol_error():
+    def script(conn, i):
+        conn.sendall(b"\x32\x07\x00\x01q\x00\x09hi")
+        time.sleep(1)
+    fake = FakeBroker(script)
+    conn, delivered, counters = _ingest(fake.port)
+    conn.start()
+    try:
+        assert wait_for(lambda: counters["protocol_error"] >= 1, 10)
+        assert "before CONNACK" in conn.last_error and not delivered
+    finally:
+        conn.close()
+        fake.close()

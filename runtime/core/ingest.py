@@ -335,20 +335,23 @@ class IngestConnection:
                                         self.password, self.inflight_limit, self.max_packet))
             parser = FrameParser(self.protocol, self.max_packet)
             deadline = time.monotonic() + self.connect_timeout
+            first = True
             while True:
                 if time.monotonic() > deadline:
                     raise TimeoutError("no CONNACK from the broker")
                 data = sock.recv(4096)
                 if not data:
                     raise EOFError("the broker closed the connection before CONNACK")
+                if first and data[0] >> 4 != CONNACK:
+                    raise FrameError(f"the broker sent packet type {data[0] >> 4} before CONNACK")
+                first = False
                 pubs, acks, others = parser.parse(data)
-                if pubs or acks or (others and others[0][0] != CONNACK):
-                    raise FrameError("the broker sent something before CONNACK")
                 if others:
                     break
+            # A persistent session's queued messages may follow CONNACK in the same read.
             _, _, body = others[0]
             self._on_connack(body)
-            return sock, parser, others[1:]
+            return sock, parser, (pubs, acks, others[1:])
         except BaseException:
             sock.close()
             raise
@@ -396,8 +399,15 @@ class IngestConnection:
         wake, stop = self._wake_r, self._stop
         recv_size = self.recv_size
         tls = self.ssl_context is not None
-        for ptype, flags, body in early:
+        early_pubs, early_acks, early_others = early
+        if early_acks:
+            self._on_acks(early_acks)
+        for ptype, flags, body in early_others:
             self._on_other(ptype, body)
+        if early_pubs:
+            now = time.monotonic()
+            self.deliver([(tp, pl, now, pid, qos, gen) for tp, pl, pid, qos in early_pubs],
+                         sum(len(p[1]) for p in early_pubs))
         while not stop.is_set():
             reading = self.room() or bool(self._pending)   # results waiting: read their PUBACKs
             if not reading and not self._paused:
