@@ -205,6 +205,44 @@ static void ember_qgemm_3rows_avx2(int mr_valid, int nr_valid, size_t kp, const 
     EMBER_ROW16(1, c10, c11);
     EMBER_ROW16(2, c20, c21);
 }
+/* One row (FULLY_CONNECTED with batch 1, a 1-pixel conv): two K pairs per
+ * step into two accumulator sets, so the loop is bound by its loads rather
+ * than by the accumulator chains; no duplicate rows computed. */
+static void ember_qgemm_1row_avx2(int nr_valid, size_t kp, const void *a, const void *w, int8_t *out,
+                                  const ember_output_stage *os) {
+    const int16_t *a0 = (const int16_t *)a;
+    const int mr_valid = 1;
+    const size_t out_stride = 0;
+    const int32_t *hdr = (const int32_t *)w;
+    __m256i c00 = _mm256_loadu_si256((const __m256i *)hdr), c01 = _mm256_loadu_si256((const __m256i *)(hdr + 8));
+    __m256i d00 = _mm256_setzero_si256(), d01 = _mm256_setzero_si256();
+    const int16_t *wp = (const int16_t *)(hdr + EMBER_QHDR_WORDS * 16);
+    size_t k = 0;
+    for (; k + 4 <= kp; k += 4, wp += 64) {
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)wp);
+        __m256i w1 = _mm256_loadu_si256((const __m256i *)(wp + 16));
+        EMBER_ROW_STEP(c00, c01, a0);
+        w0 = _mm256_loadu_si256((const __m256i *)(wp + 32));
+        w1 = _mm256_loadu_si256((const __m256i *)(wp + 48));
+        const __m256i va = ember_bcast_pair(a0 + k + 2);
+        d00 = _mm256_add_epi32(d00, _mm256_madd_epi16(va, w0));
+        d01 = _mm256_add_epi32(d01, _mm256_madd_epi16(va, w1));
+    }
+    if (k < kp) {
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)wp);
+        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wp + 16));
+        EMBER_ROW_STEP(c00, c01, a0);
+    }
+    c00 = _mm256_add_epi32(c00, d00);
+    c01 = _mm256_add_epi32(c01, d01);
+    EMBER_RQ16_SETUP;
+    if (fast) {
+        EMBER_PAIR16(0, c00, c01, c00, c01);
+        return;
+    }
+    EMBER_ROW16(0, c00, c01);
+}
+
 #undef EMBER_ROW_STEP
 #undef EMBER_RQ16_SETUP
 #undef EMBER_PAIR16
@@ -212,12 +250,15 @@ static void ember_qgemm_3rows_avx2(int mr_valid, int nr_valid, size_t kp, const 
 
 /* qgemm micro-kernel 6x16c2: 6 rows x 16 channels per call (12 accumulators,
  * 2 weight vectors, 1 broadcast), so the per-call setup and the weight loads
- * spread over 6 rows; at most 3 valid rows take a 3-row loop instead of
- * computing duplicate rows (e.g. 9-pixel layers run 6 + 3). */
+ * spread over 6 rows; at most 3 valid rows take a 3-row loop and a single
+ * row a 1-row loop instead of computing duplicate rows (9-pixel layers run
+ * 6 + 3, FULLY_CONNECTED with batch 1 one row). */
 static void ember_qgemm_6x16c2_avx2(int mr_valid, int nr_valid, size_t kp, const void *a, size_t a_stride,
                                     const void *w, int8_t *out, size_t out_stride, const ember_output_stage *os) {
     if (mr_valid > 3)
         ember_qgemm_6rows_avx2(mr_valid, nr_valid, kp, a, a_stride, w, out, out_stride, os);
+    else if (mr_valid == 1)
+        ember_qgemm_1row_avx2(nr_valid, kp, a, w, out, os);
     else
         ember_qgemm_3rows_avx2(mr_valid, nr_valid, kp, a, a_stride, w, out, out_stride, os);
 }
@@ -259,26 +300,29 @@ static void ember_qgemm_8x8c2_avx2(int mr_valid, int nr_valid, size_t kp, const 
         c6 = _mm256_add_epi32(c6, _mm256_madd_epi16(ember_bcast_pair(ap[6] + k), wv));
         c7 = _mm256_add_epi32(c7, _mm256_madd_epi16(ember_bcast_pair(ap[7] + k), wv));
     }
-    __m256i acc[8] = {c0, c1, c2, c3, c4, c5, c6, c7};
     if (ember_rq_fast_avx2(hdr, 8, 0, nr_valid)) {
-        /* 4 rows per narrowing: [row i | i+1 | i+2 | i+3] x 8 bytes */
+        /* 4 rows per narrowing: [row i | i+1 | i+2 | i+3] x 8 bytes, both
+         * groups computed before the first store */
         const __m256i zp16 = _mm256_set1_epi16((int16_t)os->output_zero_point);
         const __m256i lo8 = _mm256_set1_epi8((int8_t)os->act_min), hi8 = _mm256_set1_epi8((int8_t)os->act_max);
-        for (int i = 0; i < mr_valid; i += 4) {
-            const __m256i v = ember_narrow4_avx2(
-                ember_mbqm_fast_avx2(acc[i], hdr, 8, 0), ember_mbqm_fast_avx2(acc[i + 1], hdr, 8, 0),
-                ember_mbqm_fast_avx2(acc[i + 2], hdr, 8, 0), ember_mbqm_fast_avx2(acc[i + 3], hdr, 8, 0), zp16, lo8, hi8);
-            int8_t *o = out + (size_t)i * out_stride;
-            if (nr_valid == 8 && out_stride == 8 && i + 4 <= mr_valid) {
-                _mm256_storeu_si256((__m256i *)(void *)o, v); /* 4 consecutive output rows */
-                continue;
-            }
-            int8_t tmp[32];
-            _mm256_storeu_si256((__m256i *)(void *)tmp, v);
-            for (int r = 0; r < 4 && i + r < mr_valid; ++r) memcpy(o + (size_t)r * out_stride, tmp + 8 * r, (size_t)nr_valid);
+        const __m256i v0 = ember_narrow4_avx2(ember_mbqm_fast_avx2(c0, hdr, 8, 0), ember_mbqm_fast_avx2(c1, hdr, 8, 0),
+                                              ember_mbqm_fast_avx2(c2, hdr, 8, 0), ember_mbqm_fast_avx2(c3, hdr, 8, 0),
+                                              zp16, lo8, hi8);
+        const __m256i v1 = ember_narrow4_avx2(ember_mbqm_fast_avx2(c4, hdr, 8, 0), ember_mbqm_fast_avx2(c5, hdr, 8, 0),
+                                              ember_mbqm_fast_avx2(c6, hdr, 8, 0), ember_mbqm_fast_avx2(c7, hdr, 8, 0),
+                                              zp16, lo8, hi8);
+        if (mr_valid == 8 && nr_valid == 8 && out_stride == 8) { /* 8 consecutive output rows */
+            _mm256_storeu_si256((__m256i *)(void *)out, v0);
+            _mm256_storeu_si256((__m256i *)(void *)(out + 32), v1);
+            return;
         }
+        int8_t tmp[64];
+        _mm256_storeu_si256((__m256i *)(void *)tmp, v0);
+        _mm256_storeu_si256((__m256i *)(void *)(tmp + 32), v1);
+        for (int r = 0; r < mr_valid; ++r) memcpy(out + (size_t)r * out_stride, tmp + 8 * r, (size_t)nr_valid);
         return;
     }
+    __m256i acc[8] = {c0, c1, c2, c3, c4, c5, c6, c7};
     const ember_rq_avx2 q = ember_rq_load_avx2(hdr, 8, 0);
     const __m256i zp = _mm256_set1_epi32(os->output_zero_point);
     const __m256i lo = _mm256_set1_epi32(os->act_min), hi = _mm256_set1_epi32(os->act_max);

@@ -215,7 +215,7 @@ static void matrix(void) {
  * layers whose A rows exceed one gather panel (several panels per task). */
 static void rows_and_panels(void) {
     static const int chans[] = {1, 7, 8, 9, 15, 16, 17, 33};
-    static const int ks[] = {1, 2, 7, 8, 27, 64};
+    static const int ks[] = {1, 2, 5, 8, 29, 64};
     for (int rows = 1; rows <= 13; ++rows)
         for (int ci = 0; ci < 8; ++ci)
             for (int ki = 0; ki < 6; ++ki) {
