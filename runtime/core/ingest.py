@@ -46,7 +46,7 @@ log = logging.getLogger("ember.core.ingest")
 
 CONNACK, SUBACK, UNSUBACK, PINGRESP, DISCONNECT = 2, 9, 11, 13, 14
 PINGREQ = b"\xc0\x00"
-COALESCE_S = 0.002            # pause after a short read while the worker is busy
+COALESCE_S = 0.002            # pause after a short read at high rates (see _session)
 SESSION_EXPIRY_S = 7 * 24 * 3600
 _CONNACK_V4 = {1: "unacceptable protocol version", 2: "client identifier rejected", 3: "server unavailable",
                4: "bad user name or password", 5: "not authorized"}
@@ -399,6 +399,7 @@ class IngestConnection:
         wake, stop = self._wake_r, self._stop
         recv_size = self.recv_size
         tls = self.ssl_context is not None
+        last_read = 0.0
         early_pubs, early_acks, early_others = early
         if early_acks:
             self._on_acks(early_acks)
@@ -469,10 +470,15 @@ class IngestConnection:
                         ping_sent = 0.0
                     else:
                         self._on_other(ptype, body)
-                if pubs and self.deliver(pubs, nbytes) and len(data) < recv_size and not self._pending:
-                    # The worker still has earlier messages to process, so these wait anyway: let
-                    # more data arrive before the next read (fewer, larger reads; less GIL contention).
-                    stop.wait(COALESCE_S)
+                if pubs:
+                    busy = self.deliver(pubs, nbytes)
+                    now = time.monotonic()
+                    if (busy or now - last_read < COALESCE_S) and len(data) < recv_size:
+                        # A busy worker, or messages arriving faster than one per COALESCE_S: let
+                        # more data arrive before the next read (fewer, larger reads and batches,
+                        # less GIL contention); a lone message is read at once.
+                        stop.wait(COALESCE_S)
+                    last_read = now
         self._goodbye(sock)
 
     def _on_acks(self, acks: list) -> None:
