@@ -236,6 +236,8 @@ def generate(host: str, port: int, nodes: list, first_node: int, payload: tuple,
             due = chunk * k * per
         due = min(due, chunk * k * per)
         if due < min_batch:                            # batch: fewer, larger writes (and syscalls)
+            if rate:                                   # sleep (reading PUBACKs) until the batch is due
+                tick = min(0.005, max(0.0002, (sent_total + min_batch) / rate - (now - t_start)))
             read_acks(tick)
             continue
         sent_now = 0

@@ -46,8 +46,12 @@ log = logging.getLogger("ember.core.ingest")
 
 CONNACK, SUBACK, UNSUBACK, PINGRESP, DISCONNECT = 2, 9, 11, 13, 14
 PINGREQ = b"\xc0\x00"
-COALESCE_S = 0.002            # pause after a short read while the worker is busy
+COALESCE_S = 0.002            # pause after a short read at high rates (see _session)
 SESSION_EXPIRY_S = 7 * 24 * 3600
+# Largest packet accepted: MQTT's own limit, as on the paho path. A smaller one would make a node's
+# oversized message a protocol error that repeats on every redelivery (MQTT 3.1.1 cannot tell the
+# broker); the worker rejects a payload that is no reading (counted) and acknowledges it.
+MAX_PACKET = 268435460
 _CONNACK_V4 = {1: "unacceptable protocol version", 2: "client identifier rejected", 3: "server unavailable",
                4: "bad user name or password", 5: "not authorized"}
 
@@ -159,7 +163,7 @@ class IngestConnection:
                  protocol: int = 4, keepalive: int = 30, username: str = "", password: str = "",
                  ssl_context=None, server_hostname: str | None = None, result_qos: int = 1,
                  inflight: int = 1000, max_pending_results: int = 4096, recv_size: int = 1 << 16,
-                 max_packet: int = 1 << 20, connect_timeout: float = 10.0, backoff=(0.1, 5.0)):
+                 max_packet: int = MAX_PACKET, connect_timeout: float = 10.0, backoff=(0.1, 5.0)):
         self.host, self.port = host, port
         self.client_id, self.topic_filter = client_id, topic_filter
         self.deliver, self.room, self.counters = deliver, room, counters
@@ -399,6 +403,7 @@ class IngestConnection:
         wake, stop = self._wake_r, self._stop
         recv_size = self.recv_size
         tls = self.ssl_context is not None
+        last_read = 0.0
         early_pubs, early_acks, early_others = early
         if early_acks:
             self._on_acks(early_acks)
@@ -469,10 +474,15 @@ class IngestConnection:
                         ping_sent = 0.0
                     else:
                         self._on_other(ptype, body)
-                if pubs and self.deliver(pubs, nbytes) and len(data) < recv_size and not self._pending:
-                    # The worker still has earlier messages to process, so these wait anyway: let
-                    # more data arrive before the next read (fewer, larger reads; less GIL contention).
-                    stop.wait(COALESCE_S)
+                if pubs:
+                    busy = self.deliver(pubs, nbytes)
+                    now = time.monotonic()
+                    if (busy or now - last_read < COALESCE_S) and len(data) < recv_size:
+                        # A busy worker, or messages arriving faster than one per COALESCE_S: let
+                        # more data arrive before the next read (fewer, larger reads and batches,
+                        # less GIL contention); a lone message is read at once.
+                        stop.wait(COALESCE_S)
+                    last_read = now
         self._goodbye(sock)
 
     def _on_acks(self, acks: list) -> None:
