@@ -144,3 +144,24 @@ def test_batched_binary_payloads_count_readings(mqtt_broker):
     assert sorted(out["keys"].tolist()) == list(range(320))
     b = decode(ml.Payloads("binary16", 4)(32, 9))
     assert b.seqs == list(range(32, 48)) and b.ts == [9] * 16
+
+
+def test_profile_threads_profiles_every_thread(tmp_path):
+    """tools/profile_threads.py: one .prof per thread (main included), and a report naming them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[1]
+    script = tmp_path / "prog.py"
+    script.write_text("import threading\n"
+                      "def spin():\n    sum(i * i for i in range(200000))\n"
+                      "t = threading.Thread(target=spin, name='worker-x'); t.start(); t.join()\n")
+    out = tmp_path / "prof"
+    r = subprocess.run([sys.executable, str(repo / "tools" / "profile_threads.py"), str(out), str(script)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    names = sorted(p.name.rsplit("-", 1)[0] for p in out.glob("*.prof"))
+    assert names == ["MainThread", "worker-x"]
+    rep = subprocess.run([sys.executable, str(repo / "tools" / "profile_threads.py"), "--report", str(out)],
+                         capture_output=True, text=True, timeout=60)
+    assert rep.returncode == 0 and "worker-x" in rep.stdout and "spin" in rep.stdout

@@ -585,3 +585,19 @@ def test_a_packet_before_connack_is_a_protocol_error():
     finally:
         conn.close()
         fake.close()
+
+
+@pytest.mark.parametrize("protocol", [4, 5])
+def test_an_oversized_node_message_is_rejected_and_the_stream_goes_on(mqtt_broker, tmp_path, protocol):
+    res = Results()
+    core = make_core(tmp_path, mqtt_broker.host, mqtt_broker.port, res, {"protocol": protocol})
+    pub = publisher(mqtt_broker.host, mqtt_broker.port)
+    try:
+        pub.publish("ember/nodes/n1/data", b"{" + b" " * (3 << 20), 1).wait_for_publish(10)   # 3 MB
+        pub.publish("ember/nodes/n1/data", encode_json(1, 1, f=dict(zip(FEATURES, [0.1] * 8))), 1)
+        assert wait_for(lambda: res.has([("n1", 1)]), 30)
+        assert core.counters["bad_json"] == 1 and core.counters["protocol_error"] == 0
+        assert core.counters["ingest_reconnects"] == 0
+    finally:
+        close(pub)
+        core.stop()

@@ -48,6 +48,10 @@ CONNACK, SUBACK, UNSUBACK, PINGRESP, DISCONNECT = 2, 9, 11, 13, 14
 PINGREQ = b"\xc0\x00"
 COALESCE_S = 0.002            # pause after a short read at high rates (see _session)
 SESSION_EXPIRY_S = 7 * 24 * 3600
+# Largest packet accepted: MQTT's own limit, as on the paho path. A smaller one would make a node's
+# oversized message a protocol error that repeats on every redelivery (MQTT 3.1.1 cannot tell the
+# broker); the worker rejects a payload that is no reading (counted) and acknowledges it.
+MAX_PACKET = 268435460
 _CONNACK_V4 = {1: "unacceptable protocol version", 2: "client identifier rejected", 3: "server unavailable",
                4: "bad user name or password", 5: "not authorized"}
 
@@ -159,7 +163,7 @@ class IngestConnection:
                  protocol: int = 4, keepalive: int = 30, username: str = "", password: str = "",
                  ssl_context=None, server_hostname: str | None = None, result_qos: int = 1,
                  inflight: int = 1000, max_pending_results: int = 4096, recv_size: int = 1 << 16,
-                 max_packet: int = 1 << 20, connect_timeout: float = 10.0, backoff=(0.1, 5.0)):
+                 max_packet: int = MAX_PACKET, connect_timeout: float = 10.0, backoff=(0.1, 5.0)):
         self.host, self.port = host, port
         self.client_id, self.topic_filter = client_id, topic_filter
         self.deliver, self.room, self.counters = deliver, room, counters
