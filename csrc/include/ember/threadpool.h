@@ -40,8 +40,12 @@ void ember_threadpool_run(ember_threadpool *pool, ember_task_fn fn, void *ctx, i
  * about 1-1.5 us, so every task carries at least EMBER_MIN_TASK_WORK units
  * (about 2.5 us) and an op with less than twice that runs inline on the
  * caller. Every engine and adapter that splits work decides through
- * ember_threadpool_tasks. */
+ * ember_threadpool_tasks. Tuned on a 2-vCPU Zen 3 VM; another machine can
+ * override EMBER_MIN_TASK_WORK / EMBER_MAX_TASKS_PER_THREAD at build time
+ * (-D...). */
+#ifndef EMBER_MIN_TASK_WORK
 #define EMBER_MIN_TASK_WORK 131072
+#endif
 /* Work units of one depthwise SIMD MAC (no reuse across output channels). */
 #define EMBER_DW_MAC_WORK 4
 /* Work units of one MAC of a scalar reference kernel. */
@@ -49,7 +53,9 @@ void ember_threadpool_run(ember_threadpool *pool, ember_task_fn fn, void *ctx, i
 /* Work units of one byte of a SIMD element-wise op or one pooling tap. */
 #define EMBER_BYTE_OP_WORK 8
 /* Tasks per thread for large ops (balance a core that is busy elsewhere). */
+#ifndef EMBER_MAX_TASKS_PER_THREAD
 #define EMBER_MAX_TASKS_PER_THREAD 4
+#endif
 
 /* Number of tasks to cut an op of `work` units into, made of `units`
  * independent pieces (rows, channel blocks), on `threads` threads: 1 (run
