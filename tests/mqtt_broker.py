@@ -33,6 +33,29 @@ import time
 
 import pytest
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent_hook():
+    """A Popen preexec_fn that makes the broker get SIGTERM when the test process dies (Linux),
+    so a test run killed with SIGKILL leaves no broker behind. Works because the fixture keeps
+    mosquitto as the current user (a privilege drop would clear the setting). None elsewhere
+    and off the main thread (the kernel signals when the *thread* that forked exits)."""
+    import sys
+    import threading
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        import ctypes
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    sig = int(signal.SIGTERM)
+
+    def hook():
+        prctl(PR_SET_PDEATHSIG, sig)
+    return hook
+
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
 
@@ -106,7 +129,8 @@ class MosquittoBroker:
         if self.proc is not None and self.proc.poll() is None:
             return self
         self.proc = subprocess.Popen([self.binary, "-c", self.conf_path],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     preexec_fn=die_with_parent_hook())
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -100,7 +100,7 @@ for arch in "${ARCHES[@]}"; do
   rm -rf build/lib."$plat"-* build/temp."$plat"-* build/bdist."$plat"
   env _PYTHON_HOST_PLATFORM="$plat" SETUPTOOLS_EXT_SUFFIX="$suffix" CMAKE_BUILD_PARALLEL_LEVEL="$JOBS" \
       CMAKE_ARGS="-DCMAKE_TOOLCHAIN_FILE=$ROOT/$tc -DCMAKE_CXX_COMPILER=$triple-g++ \
--DPython_INCLUDE_DIR=$SR/usr/include/python3.11 -DCMAKE_CXX_FLAGS=-I$SR/usr/include \
+-DPython_INCLUDE_DIR=$SR/usr/include/python3.11 -DCMAKE_CXX_FLAGS=-I$SR/usr/include -DCMAKE_C_FLAGS=-I$SR/usr/include \
 -DPYTHON_MODULE_EXTENSION=$suffix -DPYTHON_IS_DEBUG=OFF -DPYTHON_MODULE_DEBUG_POSTFIX= -DCMAKE_BUILD_TYPE=Release" \
       "$PY" -m pip wheel . --no-build-isolation --no-deps --disable-pip-version-check -q -w "$out"
   wheel=$(ls "$out"/ember_runtime-*-"${plat/-/_}".whl)

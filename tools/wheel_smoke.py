@@ -5,7 +5,9 @@ Used as cibuildwheel's test-command and by tools/cross_wheel.sh under qemu. Exit
 prints one line on success; raises (non-zero exit) on any failure.
   1. the C extension imports and reports its kernel path;
   2. the bundled vibration-anomaly model loads and classifies a healthy and a faulty window;
-  3. a model written by runtime.tflite.writer runs and matches a pure-Python reference.
+  3. a model written by runtime.tflite.writer runs and matches a pure-Python reference;
+  4. the core's Cython MQTT frame parser (runtime.core._mqtt_fast) imports and cuts a
+     PUBLISH it built back out of a split byte stream.
 """
 import json
 import platform
@@ -60,6 +62,14 @@ def main() -> int:
     acc = (x.astype(np.int64) - 3) @ w.T.astype(np.int64) + b
     want = np.clip(np.round(acc * (0.05 * 0.01 / 0.2)) - 5, -128, 127)
     assert np.max(np.abs(got - want)) <= 1, (got, want)
+
+    from runtime.core import _mqtt_fast
+    frame = bytes(_mqtt_fast.publish_frame("ember/nodes/n1/data", b'{"seq":1}', 1, 7))
+    parser = _mqtt_fast.FrameParser()
+    first = parser.parse(frame[:3])
+    publishes = parser.parse(frame[3:])[0]
+    assert not first[0] and len(publishes) == 1, (first, publishes)
+    assert bytes(publishes[0][1]) == b'{"seq":1}' and publishes[0][2] == 7, publishes
 
     isa = getattr(model, "isa", "?")
     print(f"ember wheel smoke test ok: {platform.machine()} python {platform.python_version()} "

@@ -1,6 +1,7 @@
 /* Whole-row 3x3 depthwise kernel (AVX2), the run_row3x3 of
- * ember_dwconv_16c__avx2 (avx2.c): 16-channel blocks at stride_w 1 or 2,
- * 8-channel layers as pixel pairs at stride 1, dilation_w 1. */
+ * ember_dwconv_16c__avx2 (avx2.c): 16-channel blocks at stride_w 1 or 2
+ * (a last block of 8 channels in 128-bit halves), 8-channel layers as
+ * pixel pairs at stride 1; dilation_w 1. */
 #include <immintrin.h>
 #include <stddef.h>
 #include <string.h>
@@ -280,6 +281,115 @@ EMBER_DW_INLINE void ember_dw3x3_row8(size_t out_w, const int8_t *const *r, ptrd
     }
 }
 
+/* ---- the last 8 channels of a layer with channels = 16k + 8 (k >= 1):
+ * 128-bit columns, block lanes 0-3 / 8-11 = channels 0-3 / 4-7, the two
+ * accumulators requantized as one 256-bit vector. */
+typedef struct {
+    __m128i v0l, v0h, v1l, v1h, r2a, r2b;
+} ember_dw_cols_t8;
+
+EMBER_DW_INLINE __m128i ember_col8(const int8_t *row, ptrdiff_t x, ptrdiff_t in_w, size_t C, __m128i zpv,
+                                   const int checked) {
+    if (!checked || (row != NULL && x >= 0 && x < in_w))
+        return _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(row + (size_t)x * C)));
+    return zpv;
+}
+
+EMBER_DW_INLINE void ember_dw3x3_px_t8(ember_dw_cols_t8 *s, const int8_t *const *r, ptrdiff_t X, ptrdiff_t in_w,
+                                       size_t C, __m128i zpv, const int32_t *hdr, int8_t *o,
+                                       const ember_dw_ostage *os, const int S, const int mode, const int checked) {
+    const int16_t *w = (const int16_t *)(hdr + EMBER_QHDR_WORDS * 16);
+    __m128i a, b;
+    if (S == 2) {
+        a = ember_col8(r[0], X + 1, in_w, C, zpv, checked);
+        b = ember_col8(r[1], X + 1, in_w, C, zpv, checked);
+        s->v1l = _mm_unpacklo_epi16(a, b);
+        s->v1h = _mm_unpackhi_epi16(a, b);
+        s->r2b = ember_col8(r[2], X + 1, in_w, C, zpv, checked);
+    }
+    a = ember_col8(r[0], X + 2, in_w, C, zpv, checked);
+    b = ember_col8(r[1], X + 2, in_w, C, zpv, checked);
+    const __m128i c = ember_col8(r[2], X + 2, in_w, C, zpv, checked);
+    const __m128i v2l = _mm_unpacklo_epi16(a, b), v2h = _mm_unpackhi_epi16(a, b);
+    const __m128i zero = _mm_setzero_si128();
+#define W(p, h) _mm_loadu_si128((const __m128i *)(w + 32 * (p) + 16 * (h)))
+    __m128i al = _mm_add_epi32(_mm_loadu_si128((const __m128i *)hdr), _mm_madd_epi16(s->v0l, W(0, 0)));
+    __m128i ah = _mm_add_epi32(_mm_loadu_si128((const __m128i *)(hdr + 8)), _mm_madd_epi16(s->v0h, W(0, 1)));
+    al = _mm_add_epi32(al, _mm_madd_epi16(s->v1l, W(1, 0)));
+    ah = _mm_add_epi32(ah, _mm_madd_epi16(s->v1h, W(1, 1)));
+    al = _mm_add_epi32(al, _mm_madd_epi16(v2l, W(2, 0)));
+    ah = _mm_add_epi32(ah, _mm_madd_epi16(v2h, W(2, 1)));
+    al = _mm_add_epi32(al, _mm_madd_epi16(_mm_unpacklo_epi16(s->r2a, s->r2b), W(3, 0)));
+    ah = _mm_add_epi32(ah, _mm_madd_epi16(_mm_unpackhi_epi16(s->r2a, s->r2b), W(3, 1)));
+    al = _mm_add_epi32(al, _mm_madd_epi16(_mm_unpacklo_epi16(c, zero), W(4, 0)));
+    ah = _mm_add_epi32(ah, _mm_madd_epi16(_mm_unpackhi_epi16(c, zero), W(4, 1)));
+#undef W
+    const __m256i acc = _mm256_set_m128i(ah, al);
+    __m128i v;
+    if (mode == EMBER_RQ_FAST || mode == EMBER_RQ_FAST_NOCLAMP) {
+        const __m256i y = ember_rq_fast_avx2(acc, &os->f0);
+        const __m128i p16 = _mm_adds_epi16(_mm_packs_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1)),
+                                           _mm256_castsi256_si128(os->zp16));
+        v = _mm_packs_epi16(p16, p16);
+        if (mode == EMBER_RQ_FAST) v = _mm_min_epi8(_mm_max_epi8(v, os->lo8), os->hi8);
+    } else {
+        const __m256i y = ember_requant_avx2_x(acc, &os->q0, os->zp, os->lo, os->hi, mode == EMBER_RQ_FULL);
+        const __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1));
+        v = _mm_packs_epi16(p16, p16);
+    }
+    _mm_storel_epi64((__m128i *)o, v);
+    if (S == 1) {
+        s->v0l = s->v1l;
+        s->v0h = s->v1h;
+        s->v1l = v2l;
+        s->v1h = v2h;
+        s->r2a = s->r2b;
+        s->r2b = c;
+    } else {
+        s->v0l = v2l;
+        s->v0h = v2h;
+        s->r2a = c;
+    }
+}
+
+EMBER_DW_INLINE void ember_dw3x3_rows_t8(size_t nrows, const int8_t *const *rows, size_t c0, size_t out_w,
+                                         ptrdiff_t in_w, ptrdiff_t pad_left, size_t C, __m128i zpv,
+                                         const int32_t *hdr, int8_t *out, const ember_dw_ostage *os, const int S,
+                                         const int mode) {
+    for (size_t i = 0; i < nrows; ++i) {
+        const int8_t *r[3];
+        for (int k = 0; k < 3; ++k) r[k] = rows[3 * i + k] ? rows[3 * i + k] + c0 : NULL;
+        int8_t *o = out + i * out_w * C + c0;
+        const int rows_in = r[0] != NULL && r[1] != NULL && r[2] != NULL;
+        ptrdiff_t X = -pad_left;
+        ember_dw_cols_t8 st;
+        __m128i a = ember_col8(r[0], X, in_w, C, zpv, 1), b = ember_col8(r[1], X, in_w, C, zpv, 1);
+        st.v0l = _mm_unpacklo_epi16(a, b);
+        st.v0h = _mm_unpackhi_epi16(a, b);
+        st.r2a = ember_col8(r[2], X, in_w, C, zpv, 1);
+        st.v1l = st.v1h = st.r2b = st.r2a;
+        if (S == 1) {
+            a = ember_col8(r[0], X + 1, in_w, C, zpv, 1);
+            b = ember_col8(r[1], X + 1, in_w, C, zpv, 1);
+            st.v1l = _mm_unpacklo_epi16(a, b);
+            st.v1h = _mm_unpackhi_epi16(a, b);
+            st.r2b = ember_col8(r[2], X + 1, in_w, C, zpv, 1);
+        }
+        for (size_t px = 0; px < out_w; ++px, X += S) {
+            if (rows_in && X >= 0 && X + 2 < in_w)
+                ember_dw3x3_px_t8(&st, r, X, in_w, C, zpv, hdr, o + px * C, os, S, mode, 0);
+            else
+                ember_dw3x3_px_t8(&st, r, X, in_w, C, zpv, hdr, o + px * C, os, S, mode, 1);
+        }
+    }
+}
+
+/* Header field of lanes 0-3 and 8-11 (the tail block's 8 channels). */
+static inline __m256i ember_t8_field(const int32_t *hdr, int field) {
+    const int32_t *f = hdr + field * 16;
+    return _mm256_set_m128i(_mm_loadu_si128((const __m128i *)(f + 8)), _mm_loadu_si128((const __m128i *)f));
+}
+
 /* nrows output rows of one block (rows: 3 per output row, see run_row3x3). */
 EMBER_DW_INLINE void ember_dw3x3_rows16(size_t nrows, const int8_t *const *rows, size_t c0, size_t out_w,
                                         ptrdiff_t in_w, ptrdiff_t pad_left, size_t C, __m256i zpv,
@@ -311,7 +421,7 @@ int ember_dwconv_16c_row3x3_avx2(size_t nrows, size_t out_w, size_t channels, co
                                         int32_t in_w, int32_t pad_left, int32_t stride_w, int32_t input_zero_point,
                                         const void *w, int8_t *out, const ember_output_stage *os) {
     const int c8 = channels == 8 && stride_w == 1;
-    if (!c8 && (channels % 16 != 0 || (stride_w != 1 && stride_w != 2))) return 0;
+    if (!c8 && (channels % 8 != 0 || channels == 8 || (stride_w != 1 && stride_w != 2))) return 0;
     const size_t bb = ember_dw_block_bytes(16, 10);
     ember_dw_ostage o;
     ember_dw_ostage_init(&o, os);
@@ -340,6 +450,41 @@ int ember_dwconv_16c_row3x3_avx2(size_t nrows, size_t out_w, size_t channels, co
             default:
                 ember_dw3x3_rows8(nrows, rows, out_w, in_w, pad_left, zpb, hdr, out, bias0, bias1, &o, EMBER_RQ_FULL);
             }
+            break;
+        }
+        if (channels - c0 == 8) { /* the tail of 16k + 8 channels */
+            ember_rq_avx2 *q = &o.q0;
+            q->mult = ember_t8_field(hdr, EMBER_QHDR_MULT);
+            q->mult_odd = _mm256_srli_epi64(q->mult, 32);
+            q->lshift = ember_t8_field(hdr, EMBER_QHDR_LSHIFT);
+            q->rshift = ember_t8_field(hdr, EMBER_QHDR_RSHIFT);
+            q->rmask = ember_t8_field(hdr, EMBER_QHDR_RMASK);
+            q->rhalf = ember_t8_field(hdr, EMBER_QHDR_RHALF);
+            o.f0 = ember_rq_fast_of(q);
+            const __m256i bias = ember_t8_field(hdr, EMBER_QHDR_BIAS);
+            const int tmode = ember_dw_mode(q, q, bias, bias, os);
+            const __m128i zpv8 = _mm256_castsi256_si128(zpv);
+#define EMBER_T8(S, M) ember_dw3x3_rows_t8(nrows, rows, c0, out_w, in_w, pad_left, channels, zpv8, hdr, out, &o, S, M)
+            if (stride_w == 1) {
+                if (tmode == EMBER_RQ_FAST_NOCLAMP)
+                    EMBER_T8(1, EMBER_RQ_FAST_NOCLAMP);
+                else if (tmode == EMBER_RQ_FAST)
+                    EMBER_T8(1, EMBER_RQ_FAST);
+                else if (tmode == EMBER_RQ_SIMPLE)
+                    EMBER_T8(1, EMBER_RQ_SIMPLE);
+                else
+                    EMBER_T8(1, EMBER_RQ_FULL);
+            } else {
+                if (tmode == EMBER_RQ_FAST_NOCLAMP)
+                    EMBER_T8(2, EMBER_RQ_FAST_NOCLAMP);
+                else if (tmode == EMBER_RQ_FAST)
+                    EMBER_T8(2, EMBER_RQ_FAST);
+                else if (tmode == EMBER_RQ_SIMPLE)
+                    EMBER_T8(2, EMBER_RQ_SIMPLE);
+                else
+                    EMBER_T8(2, EMBER_RQ_FULL);
+            }
+#undef EMBER_T8
             break;
         }
         o.q0 = ember_rq_load_avx2(hdr, 16, 0);
