@@ -212,7 +212,7 @@ def _terminate(proc, timeout: float = 15) -> None:
 
 # ---------------------------------------------------------------- one case
 def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: float = 3.0, gens: int = 1,
-             nodes_per_gen: int = 4, window: int = 2000, target: str = "core", result_qos: int = 1,
+             nodes_per_gen: int = 4, window: int = 1000, target: str = "core", result_qos: int = 1,
              profile: Path | None = None, drain: float = 15.0, core_repo: Path = REPO,
              broker_conf: str = "", core_conf: str = "", workers: int = 1) -> dict:
     """One benchmark case (see the module doc); target 'broker' leaves the core out (the sink reads
@@ -350,7 +350,7 @@ def main(argv=None) -> int:
     ap.add_argument("--warm", type=float, default=3.0, help="seconds of load before the measuring window")
     ap.add_argument("--gens", type=int, default=1, help="load generator processes")
     ap.add_argument("--nodes", type=int, default=4, help="nodes (connections) per generator process")
-    ap.add_argument("--window", type=int, default=2000, help="closed loop: messages outstanding end to end")
+    ap.add_argument("--window", type=int, default=1000, help="closed loop: messages outstanding end to end")
     ap.add_argument("--target", choices=["core", "broker"], default="core")
     ap.add_argument("--workers", type=int, default=1, help="core processes sharing the load ($share/ group)")
     ap.add_argument("--result-qos", type=int, default=1, choices=[0, 1], help="[core] result_qos")
