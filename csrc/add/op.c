@@ -11,8 +11,6 @@
 #include "nn_common/parallel.h"
 
 #define NAME "ADD"
-/* Smaller ADDs run on the calling thread (waking the pool costs more). */
-#define ADD_PARALLEL_MIN 16384
 
 static const char *const k_param_names[] = {EMBER_ADD_PARAMS(EMBER_PARAM_NAME)};
 
@@ -78,8 +76,10 @@ static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx
     r.a = (const int8_t *)t[op->in[0]].data;
     r.b = (const int8_t *)t[op->in[1]].data;
     r.y = (int8_t *)t[op->out[0]].data;
-    if (r.uk != NULL && r.bc.count >= ADD_PARALLEL_MIN && r.a != NULL && r.b != NULL && r.y != NULL)
-        st = ember_parallel_range(ctx, ember_add_s8_units(&r.bc), add_units, &r);
+    if (r.uk != NULL && r.a != NULL && r.b != NULL && r.y != NULL)
+        /* small ADDs run on the caller (see ember_threadpool_tasks) */
+        st = ember_parallel_range(ctx, ember_add_s8_units(&r.bc), EMBER_BYTE_OP_WORK * (int64_t)r.bc.count,
+                                  add_units, &r);
     else
         st = ember_add_s8_ukernel(r.uk, &r.p, &r.bc, r.a, r.b, r.y);
     if (st != EMBER_OK) ember_set_error(NAME ": kernel failed (%d)", (int)st);

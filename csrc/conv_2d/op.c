@@ -86,7 +86,10 @@ static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx
     a.p = params_of(op);
     a.io = ember_conv_io_of(op, t);
     /* The scalar kernel needs no scratch: rows are split across the pool. */
-    ember_status st = ember_parallel_range(ctx, a.io.out.n * a.io.out.h, conv_rows, &a);
+    ember_status st = ember_parallel_range(ctx, a.io.out.n * a.io.out.h,
+                                           EMBER_SCALAR_MAC_WORK * (int64_t)a.io.out.n * a.io.out.h * a.io.out.w *
+                                               a.io.out.c * a.io.fd.h * a.io.fd.w * a.io.fd.c,
+                                           conv_rows, &a);
     if (st != EMBER_OK) ember_set_error(NAME ": kernel failed (%d)", (int)st);
     return st;
 }

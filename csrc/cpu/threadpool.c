@@ -134,3 +134,13 @@ void ember_threadpool_run(ember_threadpool *p, ember_task_fn fn, void *ctx, int 
         }
     }
 }
+
+int ember_threadpool_tasks(int threads, int64_t units, int64_t work) {
+    if (threads <= 1 || units <= 1 || work < 2 * (int64_t)EMBER_MIN_TASK_WORK) return 1;
+    int64_t n = work / EMBER_MIN_TASK_WORK;
+    const int64_t most = (int64_t)EMBER_MAX_TASKS_PER_THREAD * threads;
+    if (n > most) n = most;
+    if (n > units) n = units;
+    if (n > threads) n -= n % threads;
+    return (int)n;
+}

@@ -83,7 +83,10 @@ static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx
     dw_args a;
     a.p = params_of(op);
     a.io = ember_conv_io_of(op, t);
-    ember_status st = ember_parallel_range(ctx, a.io.out.n * a.io.out.h, dw_rows, &a);
+    ember_status st = ember_parallel_range(
+        ctx, a.io.out.n * a.io.out.h,
+        EMBER_SCALAR_MAC_WORK * EMBER_DW_MAC_WORK * (int64_t)a.io.out.n * a.io.out.h * a.io.out.w * a.io.out.c * a.io.fd.h * a.io.fd.w,
+        dw_rows, &a);
     if (st != EMBER_OK) ember_set_error(NAME ": kernel failed (%d)", (int)st);
     return st;
 }

@@ -203,7 +203,8 @@ static ember_status run(const ember_op *op, ember_tensor *t, const ember_run_ctx
         a.scale = requant == 1 ? (const double *)op->persistent : NULL;
         a.y = (int8_t *)y->data;
         /* Units are split across the pool (batch is usually 1). */
-        st = ember_parallel_range(ctx, a.d.units, fc_units, &a);
+        st = ember_parallel_range(ctx, a.d.units, EMBER_SCALAR_MAC_WORK * (int64_t)a.d.batches * a.d.depth * a.d.units,
+                                  fc_units, &a);
     }
     if (st != EMBER_OK) ember_set_error(NAME ": kernel failed (%d)", (int)st);
     return st;

@@ -1,8 +1,9 @@
 /* Splitting a scalar kernel's work range across the run's thread pool.
  * The scalar kernels compute any half-open range of output rows (or FC
  * units) independently, so a range [0, total) is cut into one contiguous
- * piece per pool thread. Scalar kernels need no scratch, so pieces share
- * nothing. Internal header: include as "nn_common/parallel.h". */
+ * piece per task, when the work pays for it (ember_threadpool_tasks). Scalar
+ * kernels need no scratch, so pieces share nothing. Internal header: include
+ * as "nn_common/parallel.h". */
 #ifndef EMBER_NN_COMMON_PARALLEL_H
 #define EMBER_NN_COMMON_PARALLEL_H
 
@@ -18,7 +19,7 @@ typedef struct {
     ember_range_fn fn;
     const void *args;
     int32_t total;
-    ember_status status[EMBER_MAX_THREADS];
+    ember_status status[EMBER_MAX_TASKS_PER_THREAD * EMBER_MAX_THREADS];
 } ember_parallel_ctx;
 
 static void ember_parallel_task(void *vctx, int task, int ntasks, int thread) {
@@ -29,13 +30,12 @@ static void ember_parallel_task(void *vctx, int task, int ntasks, int thread) {
     c->status[task] = c->fn(c->args, start, end);
 }
 
-/* Runs fn over [0, total) on ctx's pool (inline without one). */
-static inline ember_status ember_parallel_range(const ember_run_ctx *ctx, int32_t total, ember_range_fn fn,
-                                                const void *args) {
+/* Runs fn over [0, total) on ctx's pool (inline without one, or when the
+ * op's `work` units do not pay for splitting). */
+static inline ember_status ember_parallel_range(const ember_run_ctx *ctx, int32_t total, int64_t work,
+                                                ember_range_fn fn, const void *args) {
     ember_threadpool *pool = ctx ? ctx->pool : NULL;
-    int n = ember_threadpool_size(pool);
-    if (n > total) n = (int)total;
-    if (n > EMBER_MAX_THREADS) n = EMBER_MAX_THREADS;
+    const int n = ember_threadpool_tasks(ember_threadpool_size(pool), total, work);
     if (n <= 1) return fn(args, 0, total);
     ember_parallel_ctx c;
     c.fn = fn;

@@ -108,7 +108,9 @@ static inline ember_status ember_pool_adapter_run(const ember_op *op, ember_tens
     a.out = ember_nn_nhwc(&t[op->out[0]]);
     a.x = (const int8_t *)t[op->in[0]].data;
     a.y = (int8_t *)t[op->out[0]].data;
-    ember_status st = ember_parallel_range(ctx, a.out.n * a.out.h, ember_pool_rows, &a);
+    ember_status st = ember_parallel_range(ctx, a.out.n * a.out.h,
+                                           EMBER_BYTE_OP_WORK * (int64_t)a.out.n * a.out.h * a.out.w * a.out.c * a.p.filter_h * a.p.filter_w,
+                                           ember_pool_rows, &a);
     if (st != EMBER_OK) ember_set_error("%s: kernel failed (%d)", name, (int)st);
     return st;
 }

@@ -457,12 +457,13 @@ ember_status ember_qconv_run(const void *packed, const int8_t *input, int8_t *ou
     j.direct = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
                g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w && h->kp == h->k;
     j.short_rows = uk->a_bytes == 2 && g->dilation_w == 1 && (int64_t)g->kernel_w * g->in_c <= 16;
-    /* Several tasks per thread balance uneven progress (a busy core); rows
-     * are split when there are enough row blocks, else channel blocks. */
+    /* Rows are split when there are enough row blocks, else channel blocks;
+     * only when the MACs pay for the hand-off, and in several tasks per
+     * thread only when large (see ember_threadpool_tasks). */
     j.split_rows = j.mblocks >= 2 * threads || j.mblocks >= h->nblocks;
     const int64_t units = j.split_rows ? j.mblocks : h->nblocks;
-    const int64_t want = threads > 1 ? 4 * (int64_t)threads : 1;
-    const int ntasks = (int)(units < want ? units : want);
-    ember_threadpool_run(threads > 1 ? pool : NULL, ember_qconv_task, &j, ntasks < 1 ? 1 : ntasks);
+    const int64_t macs = j.rows * h->k * (int64_t)h->g.out_c;
+    const int ntasks = ember_threadpool_tasks(threads, units, macs);
+    ember_threadpool_run(ntasks > 1 ? pool : NULL, ember_qconv_task, &j, ntasks);
     return EMBER_OK;
 }

@@ -246,8 +246,11 @@ ember_status ember_qdw_run(const void *packed, const int8_t *input, int8_t *outp
     j.output = output;
     j.scratch = (uint8_t *)scratch;
     j.rows = (int64_t)h->g.batch * h->g.out_h;
-    const int64_t want = threads > 1 ? 4 * (int64_t)threads : 1;
-    const int ntasks = (int)(j.rows < want ? j.rows : want);
-    ember_threadpool_run(threads > 1 ? pool : NULL, ember_qdw_task, &j, ntasks);
+    /* Rows are split only when the layer's MACs pay for the hand-off (see
+     * ember_threadpool_tasks); fewer, larger tasks also keep whole rows
+     * together for the 3x3 row kernel. */
+    const int64_t macs = j.rows * g->out_w * g->out_c * g->kernel_h * g->kernel_w;
+    const int ntasks = ember_threadpool_tasks(threads, j.rows, EMBER_DW_MAC_WORK * macs);
+    ember_threadpool_run(ntasks > 1 ? pool : NULL, ember_qdw_task, &j, ntasks);
     return EMBER_OK;
 }

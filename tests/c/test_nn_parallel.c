@@ -140,10 +140,10 @@ static void test_split(int threads) {
     ctx.pool = pool;
     for (int total = 0; total <= 100; total += 7) {
         memset(seen, 0, sizeof seen);
-        NN_CHECK(ember_parallel_range(&ctx, total, record_range, NULL) == EMBER_OK, "split");
+        NN_CHECK(ember_parallel_range(&ctx, total, (int64_t)total * EMBER_MIN_TASK_WORK, record_range, NULL) == EMBER_OK, "split");
         for (int i = 0; i < 100; ++i) NN_CHECK(seen[i] == (i < total), "total %d item %d seen %d times", total, i, seen[i]);
     }
-    NN_CHECK(ember_parallel_range(&ctx, 50, fail_at_7, NULL) == EMBER_ERR_ARG, "error of one piece is reported");
+    NN_CHECK(ember_parallel_range(&ctx, 50, 50 * EMBER_MIN_TASK_WORK, fail_at_7, NULL) == EMBER_ERR_ARG, "error of one piece is reported");
     ember_threadpool_destroy(pool);
 }
 
