@@ -14,10 +14,11 @@ QoS 1 subscription, bulk frame parsing). A case is MODEL:PAYLOAD:LOAD with
   MODEL   dense (FC 16->32 ReLU -> FC 32->8, batch 1), dense-b64 (the same with batch 64), kws
           (MLPerf Tiny keyword spotting, 490 inputs);
   PAYLOAD json-f (DESIGN.md JSON, one scalar per feature in "f"), json-ch (one window in "ch"),
-          binary (payload.py version 1, one int8 reading per message);
+          binary (payload.py version 1, one int8 reading per message), binaryN (N readings per
+          message: rates, windows and msgs/s then count readings);
   LOAD    sat (closed loop: at most --window messages sent whose result has not arrived) or a
           rate in msgs/s (open loop).
-One MQTT message carries one reading in every case. Measured over [warm-up, duration] after the
+One MQTT message carries one reading except with binaryN. Measured over [warm-up, duration] after the
 load starts: msgs/s = node messages whose result arrived in the window / window length;
 latency = node send -> result received (CLOCK_MONOTONIC, both on this machine) of those results;
 CPU us/msg = the process's utime+stime (/proc) over the window / results in the window, for the
@@ -50,8 +51,8 @@ from tools import mqtt_load  # noqa: E402
 KWS = next((p / "shared" / "models" / "kws_ref_model.tflite" for p in REPO.parents
             if (p / "shared" / "models" / "kws_ref_model.tflite").is_file()), None)
 CLK = os.sysconf("SC_CLK_TCK")
-DEFAULT_CASES = ("dense:json-f:sat,dense:binary:sat,dense:json-f:5000,kws:json-ch:sat,kws:binary:sat,"
-                 "kws:json-ch:500")
+DEFAULT_CASES = ("dense:json-f:sat,dense:binary:sat,dense:json-f:5000,dense:binary64:sat,kws:json-ch:sat,"
+                 "kws:binary:sat,kws:json-ch:500")
 
 
 def dense_model(batch: int = 1, dims=(16, 32, 8), seed: int = 0) -> bytes:
@@ -211,7 +212,7 @@ def _terminate(proc, timeout: float = 15) -> None:
 
 # ---------------------------------------------------------------- one case
 def run_case(model: str, kind: str, load: str, *, duration: float = 15.0, warm: float = 3.0, gens: int = 1,
-             nodes_per_gen: int = 4, window: int = 2000, target: str = "core", result_qos: int = 1,
+             nodes_per_gen: int = 4, window: int = 1000, target: str = "core", result_qos: int = 1,
              profile: Path | None = None, drain: float = 15.0, core_repo: Path = REPO,
              broker_conf: str = "", core_conf: str = "", workers: int = 1) -> dict:
     """One benchmark case (see the module doc); target 'broker' leaves the core out (the sink reads
@@ -349,7 +350,7 @@ def main(argv=None) -> int:
     ap.add_argument("--warm", type=float, default=3.0, help="seconds of load before the measuring window")
     ap.add_argument("--gens", type=int, default=1, help="load generator processes")
     ap.add_argument("--nodes", type=int, default=4, help="nodes (connections) per generator process")
-    ap.add_argument("--window", type=int, default=2000, help="closed loop: messages outstanding end to end")
+    ap.add_argument("--window", type=int, default=1000, help="closed loop: messages outstanding end to end")
     ap.add_argument("--target", choices=["core", "broker"], default="core")
     ap.add_argument("--workers", type=int, default=1, help="core processes sharing the load ($share/ group)")
     ap.add_argument("--result-qos", type=int, default=1, choices=[0, 1], help="[core] result_qos")
