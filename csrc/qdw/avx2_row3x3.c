@@ -24,6 +24,27 @@
 
 /* 16 channels of input column x of a row (already offset to the block), or
  * the widened input zero point outside the image; checked = 0: known inside. */
+/* CALL(S, M) with compile-time stride S (1 or 2) and output-stage mode M: every
+ * specialization the row kernels are instantiated for, chosen from run-time values. */
+#define EMBER_DW_BY_MODE(CALL, S, mode)                  \
+    do {                                                 \
+        if ((mode) == EMBER_RQ_FAST_NOCLAMP)             \
+            CALL(S, EMBER_RQ_FAST_NOCLAMP);              \
+        else if ((mode) == EMBER_RQ_FAST)                \
+            CALL(S, EMBER_RQ_FAST);                      \
+        else if ((mode) == EMBER_RQ_SIMPLE)              \
+            CALL(S, EMBER_RQ_SIMPLE);                    \
+        else                                             \
+            CALL(S, EMBER_RQ_FULL);                      \
+    } while (0)
+#define EMBER_DW_SPECIALIZE(CALL, stride, mode)          \
+    do {                                                 \
+        if ((stride) == 1)                               \
+            EMBER_DW_BY_MODE(CALL, 1, mode);             \
+        else                                             \
+            EMBER_DW_BY_MODE(CALL, 2, mode);             \
+    } while (0)
+
 EMBER_DW_INLINE __m256i ember_col16(const int8_t *row, ptrdiff_t x, ptrdiff_t in_w, size_t C, __m256i zpv,
                                   const int checked) {
     if (!checked) return ember_load16_s8(row + (size_t)x * C);
@@ -465,25 +486,7 @@ int ember_dwconv_16c_row3x3_avx2(size_t nrows, size_t out_w, size_t channels, co
             const int tmode = ember_dw_mode(q, q, bias, bias, os);
             const __m128i zpv8 = _mm256_castsi256_si128(zpv);
 #define EMBER_T8(S, M) ember_dw3x3_rows_t8(nrows, rows, c0, out_w, in_w, pad_left, channels, zpv8, hdr, out, &o, S, M)
-            if (stride_w == 1) {
-                if (tmode == EMBER_RQ_FAST_NOCLAMP)
-                    EMBER_T8(1, EMBER_RQ_FAST_NOCLAMP);
-                else if (tmode == EMBER_RQ_FAST)
-                    EMBER_T8(1, EMBER_RQ_FAST);
-                else if (tmode == EMBER_RQ_SIMPLE)
-                    EMBER_T8(1, EMBER_RQ_SIMPLE);
-                else
-                    EMBER_T8(1, EMBER_RQ_FULL);
-            } else {
-                if (tmode == EMBER_RQ_FAST_NOCLAMP)
-                    EMBER_T8(2, EMBER_RQ_FAST_NOCLAMP);
-                else if (tmode == EMBER_RQ_FAST)
-                    EMBER_T8(2, EMBER_RQ_FAST);
-                else if (tmode == EMBER_RQ_SIMPLE)
-                    EMBER_T8(2, EMBER_RQ_SIMPLE);
-                else
-                    EMBER_T8(2, EMBER_RQ_FULL);
-            }
+            EMBER_DW_SPECIALIZE(EMBER_T8, stride_w, tmode);
 #undef EMBER_T8
             break;
         }
@@ -495,25 +498,7 @@ int ember_dwconv_16c_row3x3_avx2(size_t nrows, size_t out_w, size_t channels, co
                                        _mm256_loadu_si256((const __m256i *)(hdr + 8)), os);
 #define EMBER_ROW16(S, M) \
     ember_dw3x3_rows16(nrows, rows, c0, out_w, in_w, pad_left, channels, zpv, hdr, out, &o, S, M)
-        if (stride_w == 1) {
-            if (mode == EMBER_RQ_FAST_NOCLAMP)
-                EMBER_ROW16(1, EMBER_RQ_FAST_NOCLAMP);
-            else if (mode == EMBER_RQ_FAST)
-                EMBER_ROW16(1, EMBER_RQ_FAST);
-            else if (mode == EMBER_RQ_SIMPLE)
-                EMBER_ROW16(1, EMBER_RQ_SIMPLE);
-            else
-                EMBER_ROW16(1, EMBER_RQ_FULL);
-        } else {
-            if (mode == EMBER_RQ_FAST_NOCLAMP)
-                EMBER_ROW16(2, EMBER_RQ_FAST_NOCLAMP);
-            else if (mode == EMBER_RQ_FAST)
-                EMBER_ROW16(2, EMBER_RQ_FAST);
-            else if (mode == EMBER_RQ_SIMPLE)
-                EMBER_ROW16(2, EMBER_RQ_SIMPLE);
-            else
-                EMBER_ROW16(2, EMBER_RQ_FULL);
-        }
+        EMBER_DW_SPECIALIZE(EMBER_ROW16, stride_w, mode);
 #undef EMBER_ROW16
     }
     return 1;

@@ -280,6 +280,25 @@ cdef inline Py_ssize_t _ws(const unsigned char *p, Py_ssize_t i, Py_ssize_t n) n
     return i
 
 
+cdef inline Py_ssize_t _key(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, Py_ssize_t *ks,
+                            Py_ssize_t *kl) noexcept nogil:
+    """A plain (no escapes) JSON object key and its ':' at p[i:]: sets *ks/*kl to the key's start
+    and length and returns the position of the value (whitespace skipped), -1 when not there."""
+    if i >= n or p[i] != 34:                                  # '"'
+        return -1
+    ks[0] = i + 1
+    i += 1
+    while i < n and p[i] != 34 and p[i] != 92:
+        i += 1
+    if i >= n or p[i] != 34:
+        return -1
+    kl[0] = i - ks[0]
+    i = _ws(p, i + 1, n)
+    if i >= n or p[i] != 58:                                  # ':'
+        return -1
+    return _ws(p, i + 1, n)
+
+
 cdef inline Py_ssize_t _number(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, bint *integral) noexcept nogil:
     """End of the JSON number at p[i] (-1 if there is none); integral: no fraction or exponent."""
     cdef Py_ssize_t s
@@ -397,19 +416,9 @@ cdef class ReadingDecoder:
         if i < n and p[i] == 125:                             # '{}'
             return None
         while True:
-            if i >= n or p[i] != 34:                          # key
+            i = _key(p, i, n, &ks, &kl)                       # "key" :
+            if i < 0:
                 return None
-            ks = i + 1
-            i = ks
-            while i < n and p[i] != 34 and p[i] != 92:
-                i += 1
-            if i >= n or p[i] != 34:
-                return None
-            kl = i - ks
-            i = _ws(p, i + 1, n)
-            if i >= n or p[i] != 58:                          # ':'
-                return None
-            i = _ws(p, i + 1, n)
             if (kl == 3 and memcmp(p + ks, b"seq", 3) == 0) or (kl == 1 and p[ks] == 116):
                 e = _number(p, i, n, &integral)
                 if e < 0 or not integral or e - i - (p[i] == 45) > 15:
@@ -432,19 +441,9 @@ cdef class ReadingDecoder:
                 i = _ws(p, i + 1, n)
                 first = True
                 while not (i < n and p[i] == 125 and first):
-                    if i >= n or p[i] != 34:
+                    i = _key(p, i, n, &ks, &kl)
+                    if i < 0:
                         return None
-                    ks = i + 1
-                    i = ks
-                    while i < n and p[i] != 34 and p[i] != 92:
-                        i += 1
-                    if i >= n or p[i] != 34:
-                        return None
-                    kl = i - ks
-                    i = _ws(p, i + 1, n)
-                    if i >= n or p[i] != 58:
-                        return None
-                    i = _ws(p, i + 1, n)
                     j = self._find(p + ks, kl)
                     start = k
                     if i < n and p[i] == 91:                  # '[' numbers ']'
