@@ -27,7 +27,7 @@ def test_worker_batches_are_bounded_in_bytes_and_count(tmp_path):
     items += [("ember/nodes/n1/data", small, 0.0, 200 + i, 1, 0) for i in range(service.BATCH_ITEMS + 10)]
     total = len(items)
     core._inbox.extend(items)
-    core._inbox_bytes = sum(len(it[1]) for it in items)
+    core._inbox_bytes = sum(len(it[1]) + service.MSG_OVERHEAD for it in items)   # as _deliver counts
     t = threading.Thread(target=core._work, daemon=True)
     t.start()
     core._wake.set()

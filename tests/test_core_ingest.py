@@ -5,6 +5,7 @@ TLS with client certificates, protocol errors and refused connections."""
 from __future__ import annotations
 
 import json
+import select
 import socket
 import struct
 import threading
@@ -161,11 +162,14 @@ def test_backpressure_with_a_tiny_byte_budget_loses_nothing(mqtt_broker, tmp_pat
 
 
 def test_paho_path_bounds_the_inbox_in_bytes_and_counts_the_overflow(tmp_path):
-    core = make_core(tmp_path, "127.0.0.1", 1, core={"queue_bytes": 100}, broker={"ingest": "paho"}, start=False)
+    from runtime.core.service import MSG_OVERHEAD
+    each = 40 + MSG_OVERHEAD                                    # payload + what the queued message costs
+    core = make_core(tmp_path, "127.0.0.1", 1, core={"queue_bytes": 2 * each + 1}, broker={"ingest": "paho"},
+                     start=False)
     msg = type("M", (), {"topic": "ember/nodes/n1/data", "payload": b"x" * 40, "mid": 1, "qos": 1, "retain": False})
     for _ in range(10):
         core._on_message(None, None, msg)
-    assert len(core._inbox) == 3 and core._inbox_bytes == 120   # 2 x 40 < 100 -> a third fits, then oldest drop
+    assert len(core._inbox) == 3 and core._inbox_bytes == 3 * each   # 2 under the budget: a third fits, then oldest drop
     assert core.counters["queue_overflow"] == 7
 
 
@@ -288,17 +292,23 @@ def test_bad_ingest_setting_is_a_config_error():
 
 # ---------------------------------------------------------------- scripted fake brokers
 class FakeBroker:
-    """Accepts connections on 127.0.0.1 and runs `script(conn, index)` for each (bounded)."""
+    """Accepts connections on 127.0.0.1, each served on its own thread (bounded): the data
+    connection (client id not ending in "-results") runs `script(conn, index)`, index counting data
+    connections; the results connection runs `results_script(conn, index)` (default: CONNACK, a
+    PUBACK for every QoS 1 PUBLISH, PINGRESP, frames kept in `result_frames`)."""
 
-    def __init__(self, script):
+    def __init__(self, script, results_script=None):
         self.srv = socket.socket()
         self.srv.bind(("127.0.0.1", 0))
         self.srv.listen(8)
         self.srv.settimeout(0.2)
         self.port = self.srv.getsockname()[1]
         self.script = script
-        self.connects = []
+        self.results_script = results_script or self.acknowledge_results
+        self.connects, self.result_connects = [], []
+        self.result_frames = []
         self.stop = threading.Event()
+        self.threads = []
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -308,18 +318,50 @@ class FakeBroker:
                 conn, _ = self.srv.accept()
             except OSError:
                 continue
-            with conn:
-                conn.settimeout(5)
-                try:
-                    first = conn.recv(4096)
+            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def _serve(self, conn):
+        with conn:
+            conn.settimeout(5)
+            try:
+                first = conn.recv(4096)
+                if first.endswith(b"-results"):
+                    self.result_connects.append(first)
+                    self.results_script(conn, len(self.result_connects) - 1)
+                else:
                     self.connects.append(first)
                     self.script(conn, len(self.connects) - 1)
-                except OSError:
-                    pass
+            except OSError:
+                pass
+
+    def acknowledge_results(self, conn, i):
+        conn.sendall(b"\x20\x02\x00\x00")
+        conn.settimeout(0.1)
+        buf = b""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not self.stop.is_set():
+            try:
+                data = conn.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                return
+            buf += data
+            frames, buf = split_frames(buf, rest=True)
+            for t, flags, body in frames:
+                self.result_frames.append((t, body))
+                if t == 3 and flags & 6:
+                    conn.sendall(b"\x40\x02" + body[2 + body[1]:4 + body[1]])
+                elif t == 12:
+                    conn.sendall(b"\xd0\x00")
 
     def close(self):
         self.stop.set()
         self.thread.join(5)
+        for t in self.threads:
+            t.join(10)
         self.srv.close()
 
 
@@ -461,52 +503,106 @@ def test_results_beyond_the_inflight_window_wait_and_nothing_is_lost(mqtt_broker
         core.stop()
 
 
-def split_frames(data: bytes) -> list:
-    """Client -> broker bytes -> [(packet type, body)] (test helper, complete frames only)."""
+def split_frames(data: bytes, rest: bool = False):
+    """Client -> broker bytes -> [(packet type, body)] (test helper, complete frames only);
+    rest=True: ([(packet type, flags, body)], the bytes of an incomplete last frame)."""
     out, pos = [], 0
     while pos + 2 <= len(data):
         n = shift = 0
         i = pos + 1
         while True:
+            if i >= len(data):
+                return (out, data[pos:]) if rest else out
             b = data[i]
             n |= (b & 0x7F) << shift
             shift += 7
             i += 1
             if not b & 0x80:
                 break
-        out.append((data[pos] >> 4, data[i:i + n]))
+        if i + n > len(data):
+            break
+        out.append((data[pos] >> 4, data[pos] & 15, data[i:i + n]) if rest else (data[pos] >> 4, data[i:i + n]))
         pos = i + n
-    return out
+    return (out, data[pos:]) if rest else out
 
 
-def test_pubacks_wait_behind_results_and_a_full_queue_blocks_the_worker():
-    frames, release = [], threading.Event()
+class ScriptedResults:
+    """Fake broker scripts for the two connections: results acknowledged only while `release` is
+    set; `events` is the order in which the broker saw result PUBLISHes and node PUBACKs. Before a
+    PUBACK on the data connection is recorded, the results socket is drained (on loopback a send()
+    puts the bytes in the peer's receive queue at once), so a PUBACK that overtook its results
+    would show up before them."""
 
-    def script(conn, i):
+    def __init__(self):
+        self.release = threading.Event()
+        self.events, self.lock = [], threading.Lock()
+        self.rconn, self.rbuf, self.acked = None, b"", set()
+
+    def _drain_results(self):                                   # lock held
+        while self.rconn is not None and select.select([self.rconn], [], [], 0)[0]:
+            try:
+                data = self.rconn.recv(65536)
+            except OSError:
+                break
+            if not data:
+                break
+            self.rbuf += data
+        frames, self.rbuf = split_frames(self.rbuf, rest=True)
+        self.events += [("pub", b) for t, _, b in frames if t == 3]
+
+    def _ack_results(self):                                     # lock held
+        if self.release.is_set() and self.rconn is not None:
+            for kind, body in self.events:
+                pid = body[2 + body[1]:4 + body[1]] if kind == "pub" else None
+                if pid is not None and body not in self.acked:
+                    self.acked.add(body)
+                    self.rconn.sendall(b"\x40\x02" + pid)
+
+    def results(self, conn, i):
+        conn.sendall(b"\x20\x02\x00\x00")
+        with self.lock:
+            self.rconn = conn
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with self.lock:
+                self._drain_results()
+                self._ack_results()
+            time.sleep(0.01)
+
+    def data(self, conn, i):
         conn.sendall(b"\x20\x02\x00\x00")
         conn.settimeout(0.05)
-        buf, acked = b"", set()
+        buf = b""
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             try:
-                data = conn.recv(65536)
-                if not data:
+                chunk = conn.recv(65536)
+                if not chunk:
                     return
-                buf += data
+                buf += chunk
             except socket.timeout:
-                pass
-            got = split_frames(buf)
-            frames[:] = got
-            for t, body in got:
-                if t == 8 and ("sub", body[:2]) not in acked:
-                    acked.add(("sub", body[:2]))
-                    conn.sendall(b"\x90\x03" + body[:2] + b"\x01")          # SUBACK
-                if t == 3 and release.is_set():
-                    pid = body[2 + body[1]:4 + body[1]]
-                    if pid not in acked:
-                        acked.add(pid)
-                        conn.sendall(b"\x40\x02" + pid)                      # PUBACK of a result
-    fake = FakeBroker(script)
+                continue
+            frames, buf = split_frames(buf, rest=True)
+            with self.lock:
+                self._drain_results()
+                for t, _, body in frames:
+                    if t == 8:
+                        conn.sendall(b"\x90\x03" + body[:2] + b"\x01")   # SUBACK
+                    elif t == 4:
+                        self.events.append(("puback", body))
+
+    def published(self):
+        with self.lock:
+            return [b[-2:] for k, b in self.events if k == "pub"]
+
+    def order(self):
+        with self.lock:
+            return [(k, b[-2:] if k == "pub" else b) for k, b in self.events]
+
+
+def test_pubacks_wait_behind_results_and_a_full_queue_blocks_the_worker():
+    s = ScriptedResults()
+    fake = FakeBroker(s.data, results_script=s.results)
     conn, delivered, counters = _ingest(fake.port, inflight=2, max_pending_results=3)
     conn.start()
     try:
@@ -517,17 +613,18 @@ def test_pubacks_wait_behind_results_and_a_full_queue_blocks_the_worker():
         t.start()
         time.sleep(0.5)
         assert t.is_alive() and counters["result_backpressure"] == 1      # the worker waits
-        pubs = [b for ty, b in frames if ty == 3]
-        assert len(pubs) == 2 and not [b for ty, b in frames if ty == 4]     # window 2, PUBACK 11 held
-        release.set()
+        assert s.published() == [b"r0", b"r1"]                             # window 2
+        assert not [e for e in s.order() if e[0] == "puback"]               # PUBACK 11 held behind r4
+        s.release.set()
         t.join(10)
         assert not t.is_alive()
-        assert wait_for(lambda: sum(ty == 4 for ty, _ in frames) == 2, 10)
-        order = [(ty, b[-2:] if ty == 3 else b) for ty, b in frames if ty in (3, 4)]
-        assert [o[1] for o in order if o[0] == 3] == [b"r%d" % k for k in range(6)]
-        assert order.index((4, b"\x00\x0b")) > order.index((3, b"r4"))      # after the batch's results
-        assert order.index((4, b"\x00\x0c")) > order.index((3, b"r5"))
+        assert wait_for(lambda: sum(k == "puback" for k, _ in s.order()) == 2, 10)
+        order = s.order()
+        assert s.published() == [b"r%d" % k for k in range(6)]
+        assert order.index(("puback", b"\x00\x0b")) > order.index(("pub", b"r4"))   # after the batch's results
+        assert order.index(("puback", b"\x00\x0c")) > order.index(("pub", b"r5"))
         assert wait_for(lambda: conn.status()["results_inflight"] == 0)
+        assert fake.result_connects[0][9] & 0x02 and not fake.connects[0][9] & 0x02  # clean / persistent
     finally:
         conn.close()
         fake.close()
@@ -537,7 +634,7 @@ def test_a_worker_waiting_for_result_space_is_released_when_stopping():
     def script(conn, i):
         conn.sendall(b"\x20\x02\x00\x00")
         time.sleep(3)                                        # never acknowledges anything
-    fake = FakeBroker(script)
+    fake = FakeBroker(script, results_script=script)
     conn, delivered, counters = _ingest(fake.port, inflight=1, max_pending_results=1)
     conn.start()
     try:
@@ -601,3 +698,57 @@ def test_an_oversized_node_message_is_rejected_and_the_stream_goes_on(mqtt_broke
     finally:
         close(pub)
         core.stop()
+
+
+def test_a_full_inbox_stops_reading_node_data_even_while_results_wait_for_pubacks():
+    """Overload: the broker keeps sending node messages regardless of its inflight limit (as
+    Mosquitto 2.0 does once PUBACKs flow) and the broker's PUBACKs for our results are late. The
+    data socket is not read while the inbox is full (results wait on their own connection), so
+    the inbox stays bounded by one read; once there is room everything arrives, nothing lost."""
+    n_msgs = 3000
+    topic = b"ember/nodes/n1/data"
+
+    def flood(conn, i):
+        conn.sendall(b"\x20\x02\x00\x00")
+        conn.recv(4096)                                                    # SUBSCRIBE
+        conn.sendall(b"\x90\x03\x00\x01\x01")
+        frames = b"".join(b"\x32" + bytes([2 + len(topic) + 2 + 1]) + struct.pack("!H", len(topic)) + topic
+                          + struct.pack("!H", k % 65535 + 1) + b"x" for k in range(n_msgs))
+        conn.sendall(frames)                                               # fits the socket buffers
+        conn.settimeout(0.2)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if not conn.recv(65536):
+                    return
+            except socket.timeout:
+                pass
+
+    def late_results(conn, i):
+        conn.sendall(b"\x20\x02\x00\x00")
+        time.sleep(10)                                                     # no PUBACK for our results
+
+    fake = FakeBroker(flood, results_script=late_results)
+    delivered, limit = [], [1]
+    counters = {k: 0 for k in ("publish_error", "result_backpressure", "ingest_paused", "ingest_reconnects",
+                               "protocol_error")}
+    conn = IngestConnection("127.0.0.1", fake.port, "core-x-ingest", "ember/nodes/+/data",
+                            lambda items, n: delivered.extend(items), lambda: len(delivered) < limit[0], counters,
+                            connect_timeout=2.0, backoff=(0.05, 0.2), inflight=2, recv_size=256)
+    conn.start()
+    try:
+        assert conn.ready.wait(10)
+        conn.submit([(f"ember/results/m/n{k}", b"r") for k in range(5)], [], conn.generation)
+        assert wait_for(lambda: delivered, 10)
+        time.sleep(0.5)
+        assert conn.status()["results_pending"] == 3 and conn.status()["paused"]
+        held = len(delivered)
+        assert held < limit[0] + 256 // 26 + 1, held                   # the inbox bound plus one read
+        assert counters["ingest_paused"] >= 1
+        limit[0] = n_msgs
+        conn.resume()
+        assert wait_for(lambda: len(delivered) == n_msgs, 20), len(delivered)
+        assert [d[3] for d in delivered] == [k % 65535 + 1 for k in range(n_msgs)]
+    finally:
+        conn.close()
+        fake.close()

@@ -104,7 +104,8 @@ class CoreConfig:
     status_interval_s: float = 5.0
     batch_wait_ms: float = 0.0     # extra wait for a batch to fill (0 = take what has arrived)
     queue_limit: int = 50_000      # pending node messages (inbox bound, with queue_bytes; see service.py)
-    queue_bytes: int = 2 << 20     # pending node payload bytes: lean ingest stops reading, paho drops oldest
+    queue_bytes: int = 1 << 20     # pending node messages' memory (payload + 256 B each): lean ingest stops
+    #                                reading, paho drops oldest
     result_qos: int = 1
     log_level: str = "info"
     broker: BrokerConfig = field(default_factory=BrokerConfig)

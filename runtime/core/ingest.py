@@ -1,33 +1,42 @@
-"""The lean MQTT connection for node data: bulk receive, batched PUBACKs, results on the same socket.
+"""The lean MQTT connections for node data: bulk receive, batched PUBACKs, results on a second socket.
 
 paho spends ~0.4 ms of Python per QoS 1 message (select, several small recv()
-calls, an MQTTMessage, a callback, one PUBACK write each). This connection
-carries only the node data subscription (`{prefix}/nodes/+/data`, or
-`$share/{group}/...`) and the results; control topics, status/LWT, configs
-and deployments stay on the core's paho client. One I/O thread owns the socket
-(plain or TLS, non-blocking, select() with a wake-up pipe):
+calls, an MQTTMessage, a callback, one PUBACK write each). Two lean
+connections carry the node data and the results; control topics, status/LWT,
+configs and deployments stay on the core's paho client. One I/O thread owns
+both sockets (plain or TLS, non-blocking, select() with a wake-up pipe):
 
-  * reads up to `recv_size` bytes at a time and cuts every packet out of them in
-    C (runtime/core/_mqtt_fast.pyx), handing all PUBLISHes of one read to the
-    core as one batch;
+  * the data connection (`client_id`, clean session off) holds the subscription
+    (`{prefix}/nodes/+/data`, or `$share/{group}/...`): it reads up to
+    `recv_size` bytes at a time and cuts every packet out of them in C
+    (runtime/core/_mqtt_fast.pyx), handing all PUBLISHes of one read to the core
+    as one batch, and carries the PUBACKs of node messages;
   * back-pressure: while the core's inbox is over its bounds (`room()` false)
-    the socket is not read. Unacknowledged QoS 1 messages stay at the broker
-    (its inflight window then stops it), so nothing is dropped and memory stays
-    bounded by the inbox budget plus one read;
-  * `submit(results, pids, generation)` (the worker, after a batch was processed
-    and persisted): the results as pre-built QoS 1 PUBLISH frames followed by the
-    PUBACKs of the batch, written together. PUBACKs of an older connection are
-    never sent (the broker redelivers those messages: at-least-once);
+    the data socket is not read at all. Unacknowledged QoS 1 messages stay at
+    the broker (or in the kernel's socket buffers), so nothing is dropped and
+    memory stays bounded by the inbox budget plus one read. This is why results
+    have their own connection: the broker's PUBACKs for our results must be read
+    while the inbox is full, and a broker keeps sending node messages on a
+    socket that is read (Mosquitto 2.0 does not hold to its inflight limit once
+    PUBACKs flow), which would grow the inbox without bound under overload;
+  * the results connection (`results_client_id`, clean session) carries the
+    result PUBLISHes and is always read (only PUBACKs and PINGRESPs arrive on
+    it). `submit(results, pids, generation)` (the worker, after a batch was
+    processed and persisted) queues the results as pre-built QoS 1 PUBLISH
+    frames, then the PUBACKs of the batch: those go out on the data socket only
+    once every result queued before them was written to the results socket, so
+    a node message is never acknowledged before its results were sent. PUBACKs
+    of an older connection generation are never sent (the broker redelivers
+    those messages: at-least-once);
   * results in flight are kept until the broker's PUBACK (at most `inflight`,
     or the broker's Receive Maximum in MQTT 5) and resent with DUP after a
     reconnect. Results beyond the window wait in order in a queue, and so do the
-    PUBACKs queued after them: a node message is never acknowledged before its
-    results were written. The queue is bounded (`max_pending_results`): when it
-    is full, submit() waits (back-pressure on the worker, counted as
-    `result_backpressure`) while the socket is read for the broker's PUBACKs;
-  * CONNECT with clean session off (MQTT 5: session expiry 7 days) and a stable
-    client id, PINGREQ keep-alive, a timeout on every blocking step, reconnect
-    with exponential backoff.
+    PUBACKs queued after them. The queue is bounded (`max_pending_results`):
+    when it is full, submit() waits (back-pressure on the worker, counted as
+    `result_backpressure`);
+  * CONNECT with a stable client id, PINGREQ keep-alive on each socket, a
+    timeout on every blocking step; when either connection fails both are
+    closed and reopened with exponential backoff (one generation).
 """
 
 from __future__ import annotations
@@ -75,13 +84,14 @@ def _str(s: str | bytes) -> bytes:
 
 
 def connect_packet(client_id: str, keepalive: int, protocol: int, username: str = "", password: str = "",
-                   receive_max: int = 1000, max_packet: int = 1 << 20) -> bytes:
-    """CONNECT with clean session/start off (the broker keeps the subscription and unacked messages)."""
-    flags = (0x80 if username else 0) | (0x40 if username and password else 0)
+                   receive_max: int = 1000, max_packet: int = 1 << 20, clean: bool = False) -> bytes:
+    """CONNECT; with clean session/start off (default) the broker keeps the subscription and the
+    unacknowledged messages (MQTT 5: for SESSION_EXPIRY_S)."""
+    flags = (0x80 if username else 0) | (0x40 if username and password else 0) | (0x02 if clean else 0)
     body = _str("MQTT") + bytes([protocol, flags]) + struct.pack("!H", keepalive)
     if protocol == 5:
-        props = (b"\x11" + struct.pack("!I", SESSION_EXPIRY_S) + b"\x21" + struct.pack("!H", receive_max)
-                 + b"\x27" + struct.pack("!I", max_packet))
+        props = (b"" if clean else b"\x11" + struct.pack("!I", SESSION_EXPIRY_S)) \
+            + b"\x21" + struct.pack("!H", receive_max) + b"\x27" + struct.pack("!I", max_packet)
         body += _varint(len(props)) + props
     body += _str(client_id)
     if username:
@@ -149,12 +159,50 @@ def read_properties(buf: bytes, pos: int) -> tuple[dict, int]:
     return out, end
 
 
+class _Link:
+    """I/O-thread state of one of the two sockets."""
+    __slots__ = ("name", "sock", "parser", "last_tx", "ping_sent")
+
+    def __init__(self, name: str, sock, parser):
+        self.name, self.sock, self.parser = name, sock, parser
+        self.last_tx = time.monotonic()
+        self.ping_sent = 0.0
+
+
+def _send(sock, data: bytearray) -> int:
+    """Write what the socket takes now (no copy of the queued bytes); 0 when it would block."""
+    try:
+        with memoryview(data) as mv:
+            return sock.send(mv[:1 << 18])
+    except (BlockingIOError, InterruptedError):
+        return 0
+    except OSError as e:
+        if type(e).__name__ in ("SSLWantWriteError", "SSLWantReadError"):
+            return 0
+        raise
+
+
+def _recv(sock, size: int) -> bytes | None:
+    """Read what is there; None when nothing was (non-blocking / TLS renegotiation); EOFError at EOF."""
+    try:
+        data = sock.recv(size)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError as e:
+        if type(e).__name__ in ("SSLWantReadError", "SSLWantWriteError"):
+            return None
+        raise
+    if not data:
+        raise EOFError("the broker closed the connection")
+    return data
+
+
 class IngestConnection:
-    """Node data subscription on a lean MQTT connection (see the module docstring).
+    """Node data subscription and results on two lean MQTT connections (see the module docstring).
 
     deliver(items, nbytes): items = [(topic, payload, t_monotonic, packet id, qos, generation)];
         returns True when the consumer was still busy with earlier items
-    room(): False while the consumer is over its bounds (the socket is then not read)
+    room(): False while the consumer is over its bounds (the data socket is then not read)
     counters: dict the connection increments ("publish_error", "result_backpressure",
               "ingest_paused", "ingest_reconnects", "protocol_error")
     """
@@ -162,10 +210,14 @@ class IngestConnection:
     def __init__(self, host: str, port: int, client_id: str, topic_filter: str, deliver, room, counters: dict,
                  protocol: int = 4, keepalive: int = 30, username: str = "", password: str = "",
                  ssl_context=None, server_hostname: str | None = None, result_qos: int = 1,
-                 inflight: int = 1000, max_pending_results: int = 4096, recv_size: int = 1 << 16,
-                 max_packet: int = MAX_PACKET, connect_timeout: float = 10.0, backoff=(0.1, 5.0)):
+                 inflight: int = 1000, max_pending_results: int = 1024, recv_size: int = 1 << 16,
+                 max_packet: int = MAX_PACKET, connect_timeout: float = 10.0, backoff=(0.1, 5.0),
+                 results_client_id: str | None = None):
         self.host, self.port = host, port
         self.client_id, self.topic_filter = client_id, topic_filter
+        self.results_client_id = results_client_id or f"{client_id}-results"
+        if self.results_client_id == client_id:
+            raise ValueError("the results connection needs a client id of its own")
         self.deliver, self.room, self.counters = deliver, room, counters
         self.protocol, self.keepalive = protocol, keepalive
         self.username, self.password = username, password
@@ -178,17 +230,22 @@ class IngestConnection:
         self.connect_timeout = connect_timeout
         self.backoff = backoff
         self.generation = 0
-        self.connected = threading.Event()
+        self.connected = threading.Event()      # both connections up
         self.ready = threading.Event()          # connected and the subscription acknowledged
         self.session_present = False
         self._lock = threading.Lock()
         self._space = threading.Condition(self._lock)   # the pending queue has room again
-        self._out = bytearray()                 # bytes to write (I/O thread)
+        self._sock = None                       # data connection: subscription, node PUBACKs
+        self._out = bytearray()                 # bytes to write on it (I/O thread)
+        self._rsock = None                      # results connection
+        self._rout = bytearray()                # bytes to write on it
+        self._rout_total = 0                    # bytes ever queued on / written to the results socket
+        self._rout_sent = 0                     #   (this generation)
+        self._held_acks: deque = deque()        # (results bytes that must be written first, PUBACK frames)
         self._window = inflight
         self._inflight: dict[int, tuple] = {}   # pid -> (topic, payload) until the broker's PUBACK
         self._pending: deque = deque()          # (topic, payload) results / (None, pids, gen) PUBACKs, in order
         self._next_pid = 0
-        self._sock = None
         self._stop = threading.Event()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -196,7 +253,7 @@ class IngestConnection:
         self._paused = False
         self._no_wait = False                   # stopping: submit() no longer waits for queue space
         self._thread: threading.Thread | None = None
-        self._sub_pid = 0
+        self._sub_pid = 1
         self.last_error = ""
 
     # ------------------------------------------------------------ control
@@ -234,17 +291,19 @@ class IngestConnection:
 
     # ------------------------------------------------------------ worker side
     def submit(self, results: list, pids: list, generation: int) -> None:
-        """Queue result publishes [(topic, payload bytes)] then the PUBACKs of `pids` (one write).
+        """Queue result publishes [(topic, payload bytes)] then the PUBACKs of `pids`.
         PUBACKs of another connection generation are dropped (those messages will be redelivered).
-        Waits while `max_pending_results` results wait for the inflight window (until close())."""
+        Waits (until close()) while the results waiting for the inflight window leave no room for
+        these within `max_pending_results` (a larger batch waits for an empty queue)."""
         if not results and not pids:
             return
         with self._space:
-            if len(self._pending) >= self.max_pending_results:
+            limit = max(0, self.max_pending_results - len(results))   # room for the whole batch
+            if self._pending and len(self._pending) > limit:
                 self.counters["result_backpressure"] += 1
-                while len(self._pending) >= self.max_pending_results and not self._stop.is_set() \
+                while self._pending and len(self._pending) > limit and not self._stop.is_set() \
                         and not self._no_wait:
-                    self.wake()                  # the I/O thread reads (PUBACKs) while results wait
+                    self.wake()
                     self._space.wait(0.5)
             self._pending.extend(results)
             if pids:
@@ -256,33 +315,55 @@ class IngestConnection:
     def _alloc_pid(self) -> int:
         for _ in range(65535):
             self._next_pid = self._next_pid % 65535 + 1
-            if self._next_pid not in self._inflight and self._next_pid != self._sub_pid:
+            if self._next_pid not in self._inflight:
                 return self._next_pid
         raise RuntimeError("no free MQTT packet id")   # cannot happen: the window is <= 65535 - 1
 
     def _fill_window(self) -> None:
-        """Move pending results and PUBACKs into the output, in order, while the inflight window
+        """Move pending results (to the results socket) and PUBACKs (to the data socket, once the
+        results before them are written) into the outputs, in order, while the inflight window
         allows (lock held)."""
-        pending, out, inflight = self._pending, self._out, self._inflight
+        pending, rout, inflight = self._pending, self._rout, self._inflight
         qos, window, gen, proto = self.result_qos, self._window, self.generation, self.protocol
+        queued = self._rout_total
         while pending:
             e = pending[0]
-            if e[0] is None:                           # the PUBACKs of a batch whose results are out
+            if e[0] is None:                           # the PUBACKs of a batch whose results are queued
                 pending.popleft()
                 if e[2] == gen:
-                    out += pubacks(e[1])
+                    if self._held_acks or self._rout_sent < queued:
+                        self._held_acks.append((queued, pubacks(e[1])))
+                    else:
+                        self._out += pubacks(e[1])
             elif qos == 0:
                 pending.popleft()
-                out += publish_frame(e[0], e[1], 0, 0, False, proto)
+                frame = publish_frame(e[0], e[1], 0, 0, False, proto)
+                rout += frame
+                queued += len(frame)
             elif len(inflight) < window:
                 pending.popleft()
                 pid = self._alloc_pid()
                 inflight[pid] = e
-                out += publish_frame(e[0], e[1], 1, pid, False, proto)
+                frame = publish_frame(e[0], e[1], 1, pid, False, proto)
+                rout += frame
+                queued += len(frame)
             else:
                 break
+        self._rout_total = queued
         if len(pending) < self.max_pending_results:
             self._space.notify_all()
+
+    def _queue_results_bytes(self, data: bytes) -> None:
+        self._rout += data
+        self._rout_total += len(data)
+
+    def _results_written(self, n: int) -> None:
+        """n bytes of the results output went to the socket: release the PUBACKs waiting for them."""
+        del self._rout[:n]
+        self._rout_sent += n
+        held = self._held_acks
+        while held and held[0][0] <= self._rout_sent:
+            self._out += held.popleft()[1]
 
     def status(self) -> dict:
         return {"connected": self.connected.is_set(), "generation": self.generation,
@@ -318,25 +399,30 @@ class IngestConnection:
 
     def _drop_connection(self) -> None:
         with self._lock:
-            sock, self._sock = self._sock, None
-            self._out = bytearray()
+            socks = (self._sock, self._rsock)
+            self._sock = self._rsock = None
+            self._out, self._rout = bytearray(), bytearray()
+            self._held_acks.clear()
         self.connected.clear()
         self.ready.clear()
-        if sock is not None:
-            try:
-                sock.close()
-            except OSError:
-                pass
+        for sock in socks:
+            if sock is not None:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
 
-    def _open(self):
+    def _open(self, client_id: str, clean: bool):
+        """Connect and wait for CONNACK -> (socket, parser, (pubs, acks, others) read after CONNACK,
+        session present)."""
         sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.ssl_context is not None:
                 sock = self.ssl_context.wrap_socket(sock, server_hostname=self.server_hostname)
             sock.settimeout(self.connect_timeout)
-            sock.sendall(connect_packet(self.client_id, self.keepalive, self.protocol, self.username,
-                                        self.password, self.inflight_limit, self.max_packet))
+            sock.sendall(connect_packet(client_id, self.keepalive, self.protocol, self.username,
+                                        self.password, self.inflight_limit, self.max_packet, clean))
             parser = FrameParser(self.protocol, self.max_packet)
             deadline = time.monotonic() + self.connect_timeout
             first = True
@@ -354,13 +440,15 @@ class IngestConnection:
                     break
             # A persistent session's queued messages may follow CONNACK in the same read.
             _, _, body = others[0]
-            self._on_connack(body)
-            return sock, parser, (pubs, acks, others[1:])
+            present = self._on_connack(body)
+            return sock, parser, (pubs, acks, others[1:]), present
         except BaseException:
             sock.close()
             raise
 
-    def _on_connack(self, body: bytes) -> None:
+    def _on_connack(self, body: bytes) -> bool:
+        """Check CONNACK; take the broker's Receive Maximum as the results window (MQTT 5) and its
+        keep alive. -> session present."""
         if len(body) < 2:
             raise FrameError("CONNACK shorter than 2 bytes")
         rc = body[1]
@@ -375,38 +463,40 @@ class IngestConnection:
             if rc:
                 raise ConnectRefused(f"the broker refused the connection: {_CONNACK_V4.get(rc, rc)}")
             self._window = min(self.inflight_limit, 65534)
-        self.session_present = bool(body[0] & 1)
+        return bool(body[0] & 1)
 
     def _session(self) -> None:
-        sock, parser, early = self._open()
-        sock.setblocking(False)
+        dsock, parser, early, present = self._open(self.client_id, clean=False)
+        try:
+            # The results connection's CONNACK last: its Receive Maximum is the results window.
+            rsock, rparser, _, _ = self._open(self.results_client_id, clean=True)
+        except BaseException:
+            dsock.close()
+            raise
+        self.session_present = present
+        dsock.setblocking(False)
+        rsock.setblocking(False)
         with self._lock:
             self.generation += 1
             gen = self.generation
-            self._sock = sock
-            self._out = bytearray()
-            for pid in sorted(self._inflight):     # unacknowledged results again, with DUP
-                topic, payload = self._inflight[pid]
-                self._out += publish_frame(topic, payload, 1, pid, True, self.protocol)
-            self._next_pid = self._next_pid % 65535 + 1
-            while self._next_pid in self._inflight:
-                self._next_pid = self._next_pid % 65535 + 1
-            self._sub_pid = self._next_pid
+            self._sock, self._rsock = dsock, rsock
+            self._out, self._rout = bytearray(), bytearray()
+            self._rout_total = self._rout_sent = 0
+            self._held_acks.clear()
+            for pid, (topic, payload) in self._inflight.items():   # unacknowledged results again, with DUP
+                self._queue_results_bytes(publish_frame(topic, payload, 1, pid, True, self.protocol))
             self._out += subscribe_packet(self._sub_pid, self.topic_filter, self.protocol)
             self._fill_window()
         self.connected.set()
-        log.info("ingest connected to %s:%s as %s (session present: %s)", self.host, self.port,
-                 self.client_id, self.session_present)
+        log.info("ingest connected to %s:%s as %s + %s (session present: %s)", self.host, self.port,
+                 self.client_id, self.results_client_id, self.session_present)
+        data, res = _Link("data", dsock, parser), _Link("results", rsock, rparser)
         keepalive = float(self.keepalive or 0)
-        last_tx = time.monotonic()
-        ping_sent = 0.0
         wake, stop = self._wake_r, self._stop
         recv_size = self.recv_size
         tls = self.ssl_context is not None
         last_read = 0.0
-        early_pubs, early_acks, early_others = early
-        if early_acks:
-            self._on_acks(early_acks)
+        early_pubs, _, early_others = early
         for ptype, flags, body in early_others:
             self._on_other(ptype, body)
         if early_pubs:
@@ -414,76 +504,82 @@ class IngestConnection:
             self.deliver([(tp, pl, now, pid, qos, gen) for tp, pl, pid, qos in early_pubs],
                          sum(len(p[1]) for p in early_pubs))
         while not stop.is_set():
-            reading = self.room() or bool(self._pending)   # results waiting: read their PUBACKs
+            reading = self.room()
             if not reading and not self._paused:
                 self.counters["ingest_paused"] += 1
             self._paused = not reading
             now = time.monotonic()
             if keepalive:
-                if now - last_tx >= keepalive / 2 and not ping_sent:
-                    with self._lock:
-                        self._out += PINGREQ
-                    ping_sent = now
-                if ping_sent and reading and now - ping_sent > keepalive:
-                    raise TimeoutError(f"no PINGRESP within {keepalive:g}s")
-                if ping_sent and not reading:
-                    ping_sent = now                # cannot see the answer while not reading
-            rl = [wake, sock] if reading else [wake]
-            wl = [sock] if self._out else []
-            timeout = keepalive / 4 if keepalive else 1.0
-            if tls and reading and sock.pending():
-                r, w = [sock], wl                  # TLS: decrypted bytes already buffered
+                for link in (data, res):
+                    if now - link.last_tx >= keepalive / 2 and not link.ping_sent:
+                        with self._lock:
+                            if link is data:
+                                self._out += PINGREQ
+                            else:
+                                self._queue_results_bytes(PINGREQ)
+                        link.ping_sent = now
+                    if link.ping_sent:
+                        if link is data and not reading:
+                            link.ping_sent = now       # cannot see the answer while not reading
+                        elif now - link.ping_sent > keepalive:
+                            raise TimeoutError(f"no PINGRESP within {keepalive:g}s on the {link.name} connection")
+            rl = [wake, rsock, dsock] if reading else [wake, rsock]
+            wl = ([dsock] if self._out else []) + ([rsock] if self._rout else [])
+            ready = [s for s in rl[1:] if s.pending()] if tls else ()
+            if ready:
+                r, w = ready, wl                       # TLS: decrypted bytes already buffered
             else:
-                r, w, _ = select.select(rl, wl, [], timeout)
+                r, w, _ = select.select(rl, wl, [], keepalive / 4 if keepalive else 1.0)
             if wake in r:
                 try:
                     wake.recv(4096)
                 except BlockingIOError:
                     pass
-            if w:
+            if rsock in w:                             # results first: they release held PUBACKs
+                with self._lock:
+                    if self._rout:
+                        n = _send(rsock, self._rout)
+                        if n:
+                            self._results_written(n)
+                            res.last_tx = time.monotonic()
+            if self._out and (dsock in w or dsock not in wl):   # incl. PUBACKs just released
                 with self._lock:
                     if self._out:
-                        try:
-                            with memoryview(self._out) as mv:        # no copy of the queued bytes
-                                n = sock.send(mv[:1 << 18])
-                        except (BlockingIOError, InterruptedError):
-                            n = 0
-                        except OSError as e:
-                            if type(e).__name__ in ("SSLWantWriteError", "SSLWantReadError"):
-                                n = 0
-                            else:
-                                raise
+                        n = _send(dsock, self._out)
                         del self._out[:n]
-                        last_tx = time.monotonic()
-            if sock in r:
-                try:
-                    data = sock.recv(recv_size)
-                except (BlockingIOError, InterruptedError):
+                        if n:
+                            data.last_tx = time.monotonic()
+            if rsock in r:
+                chunk = _recv(rsock, recv_size)
+                if chunk is not None:
+                    _, _, acks, others = rparser.parse_items(chunk, 0.0, gen)
+                    if acks:
+                        self._on_acks(acks)
+                    for ptype, flags, body in others:
+                        if ptype == PINGRESP:
+                            res.ping_sent = 0.0
+                        else:
+                            self._on_other(ptype, body)
+            if dsock in r:
+                chunk = _recv(dsock, recv_size)
+                if chunk is None:
                     continue
-                except OSError as e:
-                    if type(e).__name__ in ("SSLWantReadError", "SSLWantWriteError"):
-                        continue
-                    raise
-                if not data:
-                    raise EOFError("the broker closed the connection")
-                pubs, nbytes, acks, others = parser.parse_items(data, time.monotonic(), gen)
-                if acks:
-                    self._on_acks(acks)
+                pubs, nbytes, _, others = parser.parse_items(chunk, time.monotonic(), gen)
                 for ptype, flags, body in others:
                     if ptype == PINGRESP:
-                        ping_sent = 0.0
+                        data.ping_sent = 0.0
                     else:
                         self._on_other(ptype, body)
                 if pubs:
                     busy = self.deliver(pubs, nbytes)
                     now = time.monotonic()
-                    if (busy or now - last_read < COALESCE_S) and len(data) < recv_size:
+                    if (busy or now - last_read < COALESCE_S) and len(chunk) < recv_size:
                         # A busy worker, or messages arriving faster than one per COALESCE_S: let
                         # more data arrive before the next read (fewer, larger reads and batches,
                         # less GIL contention); a lone message is read at once.
                         stop.wait(COALESCE_S)
                     last_read = now
-        self._goodbye(sock)
+        self._goodbye(dsock, rsock)
 
     def _on_acks(self, acks: list) -> None:
         with self._lock:
@@ -512,16 +608,20 @@ class IngestConnection:
             raise FrameError("a second CONNACK on one connection")
         # UNSUBACK, PUBREC/PUBREL/PUBCOMP (never for QoS <= 1 subscriptions), AUTH: ignored
 
-    def _goodbye(self, sock) -> None:
-        """Orderly stop: flush what is queued (bounded), then DISCONNECT (the session is kept)."""
-        deadline = time.monotonic() + 2.0
-        try:
-            sock.setblocking(True)
-            sock.settimeout(1.0)
+    def _goodbye(self, dsock, rsock) -> None:
+        """Orderly stop: flush the results, then the PUBACKs they held back (bounded), then
+        DISCONNECT both (the data session is kept)."""
+        try:                                   # bounded: 1 s socket timeout per write
+            for sock in (rsock, dsock):
+                sock.setblocking(True)
+                sock.settimeout(1.0)
             with self._lock:
+                results = bytes(self._rout)
+            rsock.sendall(results + b"\xe0\x00")
+            with self._lock:
+                self._results_written(len(results))    # releases the PUBACKs held for them
                 data, self._out = bytes(self._out), bytearray()
-            if time.monotonic() < deadline:
-                sock.sendall(data + b"\xe0\x00")
+            dsock.sendall(data + b"\xe0\x00")
         except OSError:
             pass
 

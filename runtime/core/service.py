@@ -4,7 +4,8 @@ Threads:
   * node data arrives on the lean ingest connection (runtime/core/ingest.py,
     `broker.ingest` = auto/lean): its I/O thread parses whole recv() buffers in C
     and appends every message of a read to the inbox at once; while the inbox
-    holds `queue_limit` messages or `queue_bytes` payload bytes it stops reading
+    holds `queue_limit` messages or `queue_bytes` bytes (payload + MSG_OVERHEAD
+    each) it stops reading
     the socket (back-pressure, counted as `ingest_paused`): unacknowledged QoS 1
     messages wait at the broker, nothing is dropped. With `broker.ingest = "paho"`
     paho's network thread appends each message in `_on_message` instead (beyond
@@ -15,8 +16,9 @@ Threads:
     per model, runs each group as one batch, publishes results, then
     acknowledges the node messages (manual PUBACK, so a QoS 1 message the
     core had not finished is redelivered by the broker after a crash). On the
-    lean connection the result PUBLISHes and the batch's PUBACKs go out in one
-    write, after the results were persisted in the uplink outbox;
+    lean connections the result PUBLISHes go out on the results socket after
+    they were persisted in the uplink outbox, and the batch's PUBACKs follow on
+    the data socket once those results are written;
   * the housekeeper: publishes the retained core status every
     `status_interval_s` seconds.
 Nothing a node sends can stop the service: every failure is counted under a
@@ -70,9 +72,14 @@ COUNTERS = ("received", "readings", "results", "bad_json", "bad_payload", "wrong
 MAX_NODES = 10_000
 # One worker batch: at most this many node messages / payload bytes. Decoded readings, results and
 # their JSON take ~10-20x the payload bytes while a batch is processed, so the byte bound keeps
-# the core's peak memory down (a 4096-message batch of JSON readings held ~10 MB).
-BATCH_ITEMS = 4096
+# the core's peak memory down (a 4096-message batch of JSON readings held ~10 MB; 4096 one-reading
+# binary messages, ~8 MB).
+BATCH_ITEMS = 1024
 BATCH_BYTES = 128 << 10
+# What a queued node message costs besides its payload bytes (its tuple, topic str, bytes header,
+# packet id int, deque slot): counted in the inbox's byte budget (`queue_bytes`), so the budget
+# bounds memory, not only payload, whatever the message size.
+MSG_OVERHEAD = 256
 
 
 def topics(prefix: str) -> dict:
@@ -122,7 +129,7 @@ class Core:
         self.models: dict[str, ServedModel] = {}
         self._route_cache: dict[str, list] = {}
         self._inbox: deque = deque()
-        self._inbox_bytes = 0                   # payload bytes in the inbox (bounded by cfg.queue_bytes)
+        self._inbox_bytes = 0                   # payload + MSG_OVERHEAD per message (bounded by cfg.queue_bytes)
         self._inbox_lock = threading.Lock()
         self._processing = False                # the worker is in _process (ingest: coalesce reads)
         self.ingest = None                      # ingest.IngestConnection when node data uses the lean path
@@ -225,12 +232,12 @@ class Core:
             ctx = ssl.create_default_context(cafile=b.tls_ca or None)
             if b.tls_cert:
                 ctx.load_cert_chain(b.tls_cert, b.tls_key or None)
-        cid = (b.client_id or f"ember-core-{self.cfg.id}") + "-ingest"
+        base = b.client_id or f"ember-core-{self.cfg.id}"
         return IngestConnection(
-            self.broker_host, self.broker_port, cid, self._data_filter(), self._deliver, self._has_room,
+            self.broker_host, self.broker_port, base + "-ingest", self._data_filter(), self._deliver, self._has_room,
             self.counters, protocol=b.protocol, keepalive=b.keepalive, username=b.username,
             password=b.password, ssl_context=ctx, result_qos=self.cfg.result_qos,
-            recv_size=max(4096, min(1 << 16, self.cfg.queue_bytes)))
+            recv_size=max(4096, min(1 << 16, self.cfg.queue_bytes)), results_client_id=base + "-results")
 
     def _has_room(self) -> bool:
         return len(self._inbox) < self.cfg.queue_limit and self._inbox_bytes < self.cfg.queue_bytes
@@ -239,7 +246,7 @@ class Core:
         with self._inbox_lock:
             busy = self._processing or bool(self._inbox)
             self._inbox.extend(items)
-            self._inbox_bytes += nbytes
+            self._inbox_bytes += nbytes + MSG_OVERHEAD * len(items)
         if not self._wake.is_set():
             self._wake.set()
         return busy
@@ -363,10 +370,10 @@ class Core:
             payload = msg.payload
             with self._inbox_lock:
                 while inbox and (len(inbox) >= self.cfg.queue_limit or self._inbox_bytes >= self.cfg.queue_bytes):
-                    self._inbox_bytes -= len(inbox.popleft()[1])
+                    self._inbox_bytes -= len(inbox.popleft()[1]) + MSG_OVERHEAD
                     self.counters["queue_overflow"] += 1
                 inbox.append((topic, payload, time.monotonic(), msg.mid, msg.qos, self._gen))
-                self._inbox_bytes += len(payload)
+                self._inbox_bytes += len(payload) + MSG_OVERHEAD
             if not self._wake.is_set():
                 self._wake.set()
             return
@@ -461,7 +468,7 @@ class Core:
                         it = inbox.popleft()
                         items.append(it)
                         size += len(it[1])
-                    self._inbox_bytes -= size
+                    self._inbox_bytes -= size + MSG_OVERHEAD * len(items)
                 if self.ingest is not None:
                     self.ingest.resume()
                 self._processing = True
@@ -682,7 +689,7 @@ class Core:
                     pass
 
     def _flush(self) -> None:
-        """Lean path: the batch's result PUBLISHes, then its PUBACKs, in one write."""
+        """Lean path: the batch's result PUBLISHes, then its PUBACKs (sent once the results are written)."""
         if self.ingest is None or not (self._out_results or self._out_pids):
             return
         results, pids = self._out_results, self._out_pids
