@@ -143,6 +143,8 @@ class Deployments:
         log.info("model %s now serves version %s%s", name, new.version, f" (was {old.version})" if old else "")
 
     def _record(self, name: str, version: str, ok: int, failed: int) -> None:
+        if not self.manager.watching(name, version):   # the common case: no lock, no wait
+            return
         for _ in range(min(failed, self.manager.max_failures)):
             if self.manager.record_result(name, version, ok=False):
                 return
