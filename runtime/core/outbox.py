@@ -43,7 +43,8 @@ Semantics
 - Bounds: count (`max_messages`), bytes (`max_bytes`, payload + topic), age (`max_age_s`;
   older messages are deleted and counted as `expired`). When a put would exceed a bound:
   `reject-new` raises OutboxFullError (counted `rejected`); `drop-oldest` deletes the oldest
-  messages until the new one fits (counted `dropped`). A message larger than max_bytes alone is
+  messages until the new one fits (counted `dropped`), also the oldest of a batch that alone
+  exceeds a bound. A message larger than max_bytes alone is
   always rejected.
 - One process owns an outbox file at a time (an flock on `<path>.lock`; a second opener gets
   OutboxError). The lock dies with the process, so a restart after kill -9 just works.
@@ -229,7 +230,9 @@ class Outbox:
 
     def put_many(self, items: Iterable[tuple]) -> list[str]:
         """Persist several (topic, payload[, qos[, msg_id]]) in one transaction; all or none are
-        stored. Returns their ids."""
+        stored. Returns their ids. With drop-oldest, a batch that alone exceeds max_messages or
+        max_bytes keeps its newest messages (the older ones count as dropped; only the stored
+        ones' ids are returned)."""
         rows = []
         for item in items:
             item = tuple(item)
@@ -254,8 +257,18 @@ class Outbox:
             rows.append((topic, data, int(qos), size, msg_id))
         if not rows:
             return []
+        trimmed = 0
+        if self.overflow == "drop-oldest":
+            # A batch larger than the bounds on its own keeps its newest messages: the older
+            # part is dropped (counted) as if it had been stored and dropped right away.
+            nbytes = sum(r[3] for r in rows)
+            while len(rows) - trimmed > self.max_messages or nbytes > self.max_bytes:
+                nbytes -= rows[trimmed][3]
+                trimmed += 1
+            rows = rows[trimmed:]
         with self._lock:
             self._check_open()
+            self._counters["dropped"] += trimmed
             now = self._clock()
             self._db.execute("BEGIN IMMEDIATE")
             try:

@@ -15,7 +15,10 @@ Threads:
   * the worker: drains everything that has arrived, decodes it, groups readings
     per model, runs each group as one batch, publishes results, then
     acknowledges the node messages (manual PUBACK, so a QoS 1 message the
-    core had not finished is redelivered by the broker after a crash). On the
+    core had not finished is redelivered by the broker after a crash). Results
+    a full outbox refused (uplink overflow = reject-new) are kept with their
+    node messages unacknowledged and stored as room appears (then acknowledged);
+    while they fill the inbox's budget no more node data is taken. On the
     lean connections the result PUBLISHes go out on the results socket after
     they were persisted in the uplink outbox, and the batch's PUBACKs follow on
     the data socket once those results are written;
@@ -158,6 +161,13 @@ class Core:
         self.on_results = []                    # fn(model name, version, ok count, failed count)
         self.on_batch = []                      # fn(ServedModel, nodes, x int8, raw outputs, seconds)
         self._handlers = {}                     # exact topic -> callable(payload) (deployments)
+        # Batches whose results a full outbox refused (overflow = reject-new): [node messages,
+        # uplink rows, rows stored so far], oldest first. Their node messages stay unacknowledged;
+        # the worker stores the rows as room appears, then acknowledges (see _retry_parked).
+        self._parked: deque = deque()
+        self._parked_msgs = 0
+        self._parked_bytes = 0
+        self._refused: list | None = None       # uplink rows _publish_results could not store
 
     # ------------------------------------------------------------ lifecycle
     def load_models(self) -> None:
@@ -457,9 +467,15 @@ class Core:
         while not self._stop.is_set():
             self._wake.wait(0.5)
             self._wake.clear()
+            if self._parked:
+                self._retry_parked()
             if self.cfg.batch_wait_ms and self._inbox:
                 time.sleep(self.cfg.batch_wait_ms / 1000.0)
             while self._inbox and not self._stop.is_set():
+                if self._parked:
+                    self._retry_parked()
+                    if self._parked_full():    # back-pressure: node data waits at the broker
+                        break
                 items = []
                 inbox = self._inbox
                 with self._inbox_lock:
@@ -579,9 +595,65 @@ class Core:
                         out.append(res)
                 if out:
                     results[(i, name)] = out
+        self._refused = None
         if self._publish_results(items, results, models):
             self._ack(items)
+        elif self._refused is not None:
+            self._park(items, self._refused)
+            self._refused = None
         self._flush()
+
+    # ------------------------------------------------------------ results a full outbox refused
+    def _park(self, items: list, rows: list) -> None:
+        """Keep a batch whose results the outbox refused (reject-new): its node messages stay
+        unacknowledged until _retry_parked stored the results. A broker resends unacknowledged
+        messages only after a reconnection, so leaving them alone would hold these results back
+        until the next one (a core restart, a broker outage) however long the link is fine."""
+        self._parked.append([items, rows, 0])
+        self._parked_msgs += len(items)
+        self._parked_bytes += sum(len(it[1]) for it in items) + sum(len(r[1]) for r in rows)
+
+    def _parked_full(self) -> bool:
+        """The parked batches use the inbox's budget again: then no more node data is taken."""
+        return bool(self._parked) and (
+            self._parked_msgs >= self.cfg.queue_limit
+            or self._parked_bytes + MSG_OVERHEAD * self._parked_msgs >= self.cfg.queue_bytes)
+
+    def _retry_parked(self) -> None:
+        """Store parked results as the outbox has room (oldest first; a batch may go in parts),
+        then acknowledge their node messages (worker thread)."""
+        from .outbox import OutboxError
+        box = self.uplink.outbox
+        while self._parked and not self._stop.is_set():
+            entry = self._parked[0]
+            items, rows, done = entry
+            while done < len(rows):
+                topic, data = rows[done][0], rows[done][1]
+                if len(data) + len(topic.encode()) > box.max_bytes:   # can never fit: do not wait
+                    self.counters["uplink_rejected"] += 1
+                    self._warn("uplink_rejected", "a result of %d bytes exceeds the outbox's max_bytes", len(data))
+                    done += 1
+                    continue
+                room = box.max_messages - box.depth()
+                if room <= 0:
+                    entry[2] = done
+                    return
+                chunk = rows[done:done + room]
+                try:
+                    box.put_many(chunk)
+                except OutboxError:            # still full (bytes bound) or closing: later
+                    entry[2] = done
+                    return
+                except Exception as e:         # e.g. a disk error: keep the worker alive, retry later
+                    entry[2] = done
+                    self._warn("uplink_retry", "storing refused results failed: %s", e)
+                    return
+                done += len(chunk)
+            self._parked.popleft()
+            self._parked_msgs -= len(items)
+            self._parked_bytes -= sum(len(it[1]) for it in items) + sum(len(r[1]) for r in rows)
+            self._ack(items)
+            self._flush()
 
     def _fast_rows(self, payload: bytes, routes: list, models: dict):
         """[(seq, t, float32 row)] per route from the C JSON reading decoder, or None (general path)."""
@@ -658,8 +730,10 @@ class Core:
         stored = True
         if self.uplink is not None and outgoing:    # durable before the node message is acknowledged
             result_id = self.uplink.result_id
-            stored = self.uplink.put([(t, d, 1, result_id(rid, p))
-                                      for (t, _, d), (rid, p) in zip(outgoing, sources)])
+            rows = [(t, d, 1, result_id(rid, p)) for (t, _, d), (rid, p) in zip(outgoing, sources)]
+            stored = self.uplink.put(rows)
+            if not stored:
+                self._refused = rows
         if self.ingest is not None:                    # sent with the batch's PUBACKs (_flush)
             self._out_results.extend((t, d) for t, _, d in outgoing)
             if hook is not None:
@@ -717,7 +791,7 @@ class Core:
             "uptime_s": round(now_wall - self._started, 1), "pid": os.getpid(),
             "broker": f"{self.broker_host}:{self.broker_port}",
             "msgs_per_s": round(self.msgs_per_s, 2), "queue": len(self._inbox),
-            "queue_bytes": self._inbox_bytes,
+            "queue_bytes": self._inbox_bytes, "uplink_parked": self._parked_msgs,
             "ingest": "paho" if self.ingest is None else {"lean": self.ingest.status()},
             "counters": dict(self.counters),
             "nodes": {n: s.describe() for n, s in sorted(self.nodes.items())},
