@@ -68,7 +68,9 @@ def make_core(tmp_path, host, port, res=None, broker=None, core=None, start=True
     c = Core(cfg, loader=model_loader(), result_hook=res)
     if start:
         c.start()
-        assert c.wait_connected(15), "core did not connect"
+        if not c.wait_connected(15):
+            c.stop()                                      # no threads left behind by a failed test
+            raise AssertionError("core did not connect")
     return c
 
 

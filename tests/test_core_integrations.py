@@ -241,3 +241,30 @@ def test_full_outbox_with_reject_new_is_counted_and_not_acknowledged(mqtt_broker
     finally:
         node.close()
         core.stop()
+
+
+def test_a_deployment_in_progress_does_not_stall_the_worker(mqtt_broker, tmp_path, keys):
+    """The worker reports every batch's outcome to the deployment manager; while a deployment
+    holds the manager (loading, smoke test, disk writes), node messages are still served."""
+    from runtime.core.integrations import Deployments
+    key, pub = keys
+    (tmp_path / "fc.tflite").write_bytes(fc_model(8, 4, seed=0))
+    cfg = parse_config({
+        "core": {"id": "gw", "data_dir": str(tmp_path / "data")},
+        "broker": {"host": mqtt_broker.host, "port": mqtt_broker.port},
+        "models": [{"name": "fc", "path": str(tmp_path / "fc.tflite"), "features": FEATURES, "version": "1.0.0"}],
+        "deploy": {"trusted_keys": [pub]},
+    })
+    core = Core(cfg, loader=model_loader()).start()
+    node = Node(mqtt_broker)
+    x = [0.3, -0.2, 0.1, 0.0, 0.5, -0.5, 0.25, 0.05]
+    try:
+        assert core.wait_connected(10)
+        assert node.result(node.send(x))["version"] == "1.0.0"
+        manager = next(e for e in core.extensions if isinstance(e, Deployments)).manager
+        with manager._lock:                                    # a deployment in progress
+            assert node.result(node.send(x))["version"] == "1.0.0"
+    finally:
+        node.close()
+        core.stop()
+

@@ -60,7 +60,9 @@ def make_core(broker, results=None, broker_cfg=None, **core):
     })
     c = Core(cfg, loader=load_model, result_hook=results)
     c.start()
-    assert c.wait_connected(10)
+    if not c.wait_connected(10):
+        c.stop()                                          # no threads left behind by a failed test
+        raise AssertionError("core did not connect")
     return c
 
 

@@ -22,7 +22,9 @@ Files in `directory`:
 
 A closed segment is put into the outbox as ONE message (topic `topic`, payload the JSONL
 bytes, so max_file_bytes must fit the outbox's max_bytes) and deleted once `put` returned,
-i.e. once the outbox holds it durably. If the outbox refuses (full), the segment stays on disk
+i.e. once the outbox holds it durably. Its `ember-msg-id` is stable_msg_id("<topic>:<segment
+file name>", bytes), so a segment shipped again after a crash between the put and the deletion
+dedupes with the first copy. If the outbox refuses (full), the segment stays on disk
 and is retried by ship_pending()/the next rotation. Without an outbox, segments just stay on
 disk. The total size of current + closed segments is capped by max_total_bytes: the oldest
 closed segments are deleted first (counted `dropped_segments`). Records are appended with a
@@ -167,13 +169,15 @@ class Capture:
     def _ship_locked(self) -> int:
         if self.outbox is None:
             return 0
-        from .outbox import OutboxError
+        from .outbox import OutboxError, stable_msg_id
         shipped = 0
         for seg in self.segments():
             with open(seg, "rb") as f:
                 data = f.read()
             try:
-                self.outbox.put(self.topic, data, qos=1)
+                # the same id if a crash before the unlink below ships this segment again
+                self.outbox.put(self.topic, data, qos=1,
+                                msg_id=stable_msg_id(f"{self.topic}:{os.path.basename(seg)}", data))
             except OutboxError:
                 self.counters["ship_failures"] += 1
                 break                 # keep it and the newer ones on disk, in order

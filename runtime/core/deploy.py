@@ -284,6 +284,12 @@ class DeploymentManager:
                                 reason=f"rolled back from {current.version}: {reason}",
                                 previous=current.version)
 
+    def watching(self, name: str, version: str) -> bool:
+        """Is `version` of `name` in its watch window after a switch? Lock-free (one dict read), so
+        the worker, which asks after every batch, never waits for a deployment in progress."""
+        w = self._watch.get(name)
+        return w is not None and w[0] == version
+
     def record_result(self, name: str, version: str, ok: bool) -> dict | None:
         """The service reports each request's outcome; too many early failures roll back.
         Returns the rollback status when one happened."""
@@ -335,10 +341,10 @@ class DeploymentManager:
                    "previous": current.version if current else ""}
         _atomic_write(os.path.join(self.store_dir, new.name, ACTIVE_FILE),
                       json.dumps(pointer).encode())
-        self.registry.switch(new.name, new)
-        if current is not None:
+        if current is not None:                   # watched from its first request on
             self._previous[new.name] = current
             self._watch[new.name] = [new.version, 0, 0]
+        self.registry.switch(new.name, new)
 
     def _prune(self, name: str) -> None:
         base = os.path.join(self.store_dir, name)

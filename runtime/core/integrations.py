@@ -56,9 +56,18 @@ class Uplink:
         self.core = core
         self.sender.start()
 
+    @staticmethod
+    def result_id(rid: str, node_payload) -> str:
+        """The `ember-msg-id` of a result: made from its rid and the node message it was computed
+        from, so the result recomputed from a redelivered node message (core crash before the
+        PUBACK) goes out under the same id and the receiver drops it as a duplicate."""
+        from .outbox import stable_msg_id
+        return stable_msg_id(rid, node_payload)
+
     def put(self, items: list) -> bool:
-        """Store results durably; False when the outbox refused them (then the node messages
-        are not acknowledged: the broker redelivers them after the next reconnection)."""
+        """Store (topic, payload, qos[, msg_id]) results durably; False when the outbox refused
+        them (then the node messages are not acknowledged: the broker redelivers them after the
+        next reconnection)."""
         from .outbox import OutboxError, OutboxFullError
         try:
             self.outbox.put_many(items)
@@ -133,6 +142,8 @@ class Deployments:
         log.info("model %s now serves version %s%s", name, new.version, f" (was {old.version})" if old else "")
 
     def _record(self, name: str, version: str, ok: int, failed: int) -> None:
+        if not self.manager.watching(name, version):   # the common case: no lock, no wait
+            return
         for _ in range(min(failed, self.manager.max_failures)):
             if self.manager.record_result(name, version, ok=False):
                 return

@@ -6,6 +6,7 @@ Interface (used by the core service):
                  overflow="reject-new" | "drop-oldest", synchronous="FULL" | "NORMAL")
     msg_id = box.put(topic, payload, qos=1)   # durable when it returns -> then ack upstream
     ids = box.put_many([(topic, payload, qos), ...])   # one transaction (one fsync) for a batch
+    box.put_many([(topic, payload, qos, msg_id), ...]) # caller-chosen ids (see stable_msg_id)
     box.depth(), box.pending_bytes(), box.stats()      # stats(): dict of gauges + counters
     box.close()
 
@@ -24,9 +25,13 @@ Semantics
   default) the commit is fsynced, so an acknowledged message survives power loss, not only a
   process crash. synchronous="NORMAL" is faster in WAL mode and still survives a crash of the
   process (kill -9), but the last commits may be lost if the machine loses power.
-- Every message gets a unique id "<outbox-instance-uuid>-<sequence>"; the instance uuid is
-  stored in the database, the sequence is an AUTOINCREMENT rowid (never reused), so ids stay
-  unique across restarts. With protocol=5 (default) the sender carries it in the MQTT 5 user
+- Every message has an id, the `ember-msg-id` a receiver drops duplicates by. By default it is
+  unique: "<outbox-instance-uuid>-<sequence>"; the instance uuid is stored in the database, the
+  sequence is an AUTOINCREMENT rowid (never reused), so ids stay unique across restarts. A
+  message that can be stored again after a crash (a result recomputed from a redelivered node
+  message, a capture segment shipped again) is put with a caller-chosen id from
+  `stable_msg_id(key, body)` that is the same every time the same logical message is stored, so
+  the copies also dedupe. The row's `seq` stays the outbox's own internal key. With protocol=5 (default) the sender carries it in the MQTT 5 user
   property `ember-msg-id` (payload untouched); with protocol=4 (MQTT 3.1.1, no properties) it
   prefixes the payload with the line `ember-msg-id:<id>\n`. Receivers use
   `message_id(msg)` / `message_body(msg)`, which understand both.
@@ -49,6 +54,7 @@ from __future__ import annotations
 
 import collections
 import fcntl
+import hashlib
 import random
 import sqlite3
 import threading
@@ -89,9 +95,45 @@ CREATE TABLE IF NOT EXISTS messages (
     topic TEXT NOT NULL,
     payload BLOB NOT NULL,
     qos INTEGER NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    msg_id TEXT
 );
 """
+MAX_MSG_ID_CHARS = 128          # split_payload reads an id line of at most this many characters
+_STABLE_KEY_CHARS = 100         # longer keys (or not printable ASCII) are hashed by stable_msg_id
+
+
+def stable_msg_id(key: str, body=b"") -> str:
+    """An uplink message id that is the same whenever the same logical message is stored again.
+
+    `key` names the message (a result's rid "node:model:t:seq", a capture segment), `body` is
+    what it was made from (the node message's payload, the segment's bytes): the id is
+    `<key>#<16 hex digits of blake2b(body)>`, so the copy of a result recomputed after a core
+    crash gets the id of the first one, while a different message that reuses the key (a node
+    that rebooted and restarted seq and t) gets another. A key longer than 100 characters or
+    not printable ASCII gives `h:<32 hex digits of blake2b(key, body)>` instead. Ids made by
+    the outbox itself ("<uuid hex>-<seq>") contain neither '#' nor ':', so the forms never meet.
+    """
+    if not isinstance(key, str) or not key:
+        raise OutboxError(f"stable_msg_id needs a non-empty str key, got {key!r}")
+    try:
+        body = memoryview(body)
+    except TypeError:
+        raise OutboxError(f"stable_msg_id body must be bytes-like, got {type(body).__name__}") from None
+    if len(key) <= _STABLE_KEY_CHARS and key.isascii() and key.isprintable() and " " not in key:
+        return f"{key}#{hashlib.blake2b(body, digest_size=8).hexdigest()}"
+    kb = key.encode("utf-8", "surrogatepass")
+    h = hashlib.blake2b(len(kb).to_bytes(8, "big") + kb, digest_size=16)
+    h.update(body)
+    return "h:" + h.hexdigest()
+
+
+def _check_msg_id(msg_id) -> str:
+    if not isinstance(msg_id, str) or not 0 < len(msg_id) <= MAX_MSG_ID_CHARS \
+            or not msg_id.isascii() or not msg_id.isprintable() or " " in msg_id:
+        raise OutboxError(f"a message id must be 1..{MAX_MSG_ID_CHARS} printable ASCII characters "
+                          f"without spaces, got {msg_id!r}")
+    return msg_id
 
 
 def _as_bytes(payload) -> bytes:
@@ -137,6 +179,9 @@ class Outbox:
             self._sync = synchronous.upper()
             self._db.execute(f"PRAGMA synchronous={self._sync}")
             self._db.executescript(_SCHEMA)
+            columns = [r[1] for r in self._db.execute("PRAGMA table_info(messages)")]
+            if "msg_id" not in columns:     # an outbox written before ids could be chosen
+                self._db.execute("ALTER TABLE messages ADD COLUMN msg_id TEXT")
             row = self._db.execute("SELECT value FROM meta WHERE key='instance'").fetchone()
             if row is None:
                 self.instance = uuid.uuid4().hex
@@ -177,20 +222,26 @@ class Outbox:
     def msg_id(self, seq: int) -> str:
         return f"{self.instance}-{seq}"
 
-    def put(self, topic: str, payload, qos: int = 1) -> str:
-        """Persist one message (durable when this returns) and return its id."""
-        return self.put_many([(topic, payload, qos)])[0]
+    def put(self, topic: str, payload, qos: int = 1, msg_id: str | None = None) -> str:
+        """Persist one message (durable when this returns) and return its id (`msg_id` when
+        given, e.g. from stable_msg_id, else a new unique one)."""
+        return self.put_many([(topic, payload, qos, msg_id)])[0]
 
     def put_many(self, items: Iterable[tuple]) -> list[str]:
-        """Persist several messages in one transaction; all or none are stored."""
+        """Persist several (topic, payload[, qos[, msg_id]]) in one transaction; all or none are
+        stored. Returns their ids."""
         rows = []
         for item in items:
             item = tuple(item)
             if len(item) == 2:
                 item += (1,)
-            if len(item) != 3:
-                raise OutboxError(f"outbox items are (topic, payload[, qos]), got {len(item)} fields")
-            topic, payload, qos = item
+            if len(item) == 3:
+                item += (None,)
+            if len(item) != 4:
+                raise OutboxError(f"outbox items are (topic, payload[, qos[, msg_id]]), got {len(item)} fields")
+            topic, payload, qos, msg_id = item
+            if msg_id is not None:
+                _check_msg_id(msg_id)
             if not isinstance(topic, str) or not topic or "+" in topic or "#" in topic:
                 raise OutboxError(f"invalid publish topic {topic!r}")
             if qos not in (0, 1, 2):
@@ -200,7 +251,7 @@ class Outbox:
             if size > self.max_bytes:
                 self._counters["rejected"] += 1
                 raise OutboxFullError(f"message of {size} bytes exceeds the outbox bound of {self.max_bytes} bytes")
-            rows.append((topic, data, int(qos), size))
+            rows.append((topic, data, int(qos), size, msg_id))
         if not rows:
             return []
         with self._lock:
@@ -220,11 +271,11 @@ class Outbox:
                             f"{self.max_messages} messages, {self.max_bytes} bytes); policy reject-new")
                     self._drop_oldest_locked(need_n, need_b)
                 ids = []
-                for topic, data, qos, size in rows:
+                for topic, data, qos, size, msg_id in rows:
                     cur = self._db.execute(
-                        "INSERT INTO messages (topic, payload, qos, created) VALUES (?, ?, ?, ?)",
-                        (topic, data, qos, now))
-                    ids.append(self.msg_id(cur.lastrowid))
+                        "INSERT INTO messages (topic, payload, qos, created, msg_id) VALUES (?, ?, ?, ?, ?)",
+                        (topic, data, qos, now, msg_id))
+                    ids.append(msg_id or self.msg_id(cur.lastrowid))
                 self._db.execute("COMMIT")
             except OutboxFullError:
                 self._db.execute("ROLLBACK")
@@ -296,10 +347,10 @@ class Outbox:
         with self._lock:
             self._check_open()
             rows = self._db.execute(
-                "SELECT seq, topic, payload, qos, created FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
+                "SELECT seq, topic, payload, qos, created, msg_id FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
                 (int(after_seq), int(limit))).fetchall()
-        return [OutboxMessage(seq, self.msg_id(seq), topic, bytes(payload), qos, created)
-                for seq, topic, payload, qos, created in rows]
+        return [OutboxMessage(seq, msg_id or self.msg_id(seq), topic, bytes(payload), qos, created)
+                for seq, topic, payload, qos, created, msg_id in rows]
 
     def ack(self, seqs: Iterable[int]) -> int:
         """Delete delivered messages by seq (missing seqs are ignored); returns how many deleted."""

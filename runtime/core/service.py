@@ -627,6 +627,7 @@ class Core:
         qos = self.cfg.result_qos
         done = time.monotonic()
         outgoing = []
+        sources = []                                # (rid, node payload) per result, for the uplink id
         hook = self.result_hook
         fast = _result_json is not None
         heads = self._heads
@@ -665,15 +666,18 @@ class Core:
                 if data is None:
                     data = json.dumps(msg, separators=(",", ":")).encode()
             else:
+                rid = f"{node}:{name}:{rows[0]['t']}:{rows[0]['seq']}+{len(rows)}"
                 msg = {"node": node, "model": name, "version": model.version, "results": rows,
-                       "latency_ms": lat_ms,
-                       "rid": f"{node}:{name}:{rows[0]['t']}:{rows[0]['seq']}+{len(rows)}"}
+                       "latency_ms": lat_ms, "rid": rid}
                 data = json.dumps(msg, separators=(",", ":")).encode()
             self.counters["results"] += len(rows)
             outgoing.append((out_topic, msg, data))
+            sources.append((rid, payload))
         stored = True
         if self.uplink is not None and outgoing:    # durable before the node message is acknowledged
-            stored = self.uplink.put([(t, d, 1) for t, _, d in outgoing])
+            result_id = self.uplink.result_id
+            stored = self.uplink.put([(t, d, 1, result_id(rid, p))
+                                      for (t, _, d), (rid, p) in zip(outgoing, sources)])
         if self.ingest is not None:                    # sent with the batch's PUBACKs (_flush)
             self._out_results.extend((t, d) for t, _, d in outgoing)
             if hook is not None:
