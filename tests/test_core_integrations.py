@@ -268,3 +268,36 @@ def test_a_deployment_in_progress_does_not_stall_the_worker(mqtt_broker, tmp_pat
         node.close()
         core.stop()
 
+
+
+def test_stats_go_through_the_outbox_with_a_stable_id(mqtt_broker, tmp_path):
+    """With an uplink, each published stats window is also stored in the outbox (durable while
+    the cloud link is down), under an id made from its topic and payload."""
+    from runtime.core.integrations import CaptureAndStats
+    from runtime.core.local_broker import free_port
+    from runtime.core.outbox import stable_msg_id
+    (tmp_path / "fc.tflite").write_bytes(fc_model(8, 4, seed=0))
+    cfg = parse_config({
+        "core": {"id": "gw", "data_dir": str(tmp_path / "data")},
+        "broker": {"host": mqtt_broker.host, "port": mqtt_broker.port},
+        "models": [{"name": "fc", "path": str(tmp_path / "fc.tflite"), "features": FEATURES}],
+        "deploy": {"enabled": False},
+        "uplink": {"host": "127.0.0.1", "port": free_port()},            # nothing listens: link down
+        "capture": {"enabled": True, "sample_rate": 0.0, "stats_interval_s": 3600},
+    })
+    core = Core(cfg, loader=model_loader()).start()
+    node = Node(mqtt_broker)
+    try:
+        assert core.wait_connected(10)
+        for _ in range(3):
+            node.result(node.send([0.1] * 8))
+        ext = next(e for e in core.extensions if isinstance(e, CaptureAndStats))
+        assert ext.publisher.publish_now() == 1
+        stats = [m for m in core.uplink.outbox.peek(limit=100) if m.topic == "ember/stats/gw/fc"]
+        assert len(stats) == 1, [m.topic for m in core.uplink.outbox.peek(limit=100)]
+        body = json.loads(stats[0].payload)
+        assert body["model"] == "fc" and body["window"]["requests"] == 3
+        assert stats[0].msg_id == stable_msg_id("ember/stats/gw/fc", stats[0].payload)
+    finally:
+        node.close()
+        core.stop()

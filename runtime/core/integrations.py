@@ -167,6 +167,7 @@ class CaptureAndStats:
                                outbox=uplink.outbox if uplink else None,
                                topic=f"{cfg.prefix}/capture/{cfg.id}", sample_rate=c.sample_rate,
                                max_file_bytes=c.max_file_bytes, max_total_bytes=c.max_total_bytes)
+        self.outbox = uplink.outbox if uplink else None
         self.stats = StatsRegistry()
         self._stats = {}                          # (model, version) -> ModelStats (names computed once)
         self.publisher = StatsPublisher(self.stats, publish=self._publish, topic_prefix=f"{cfg.prefix}/stats/{cfg.id}",
@@ -174,6 +175,15 @@ class CaptureAndStats:
         core.on_batch.append(self._on_batch)
 
     def _publish(self, topic: str, payload: bytes):
+        """Stats go to the local broker and, with an uplink, through the outbox (durable, with a
+        stable `ember-msg-id`: a window's stats put again keep their id)."""
+        if self.outbox is not None:
+            from .outbox import OutboxError, stable_msg_id
+            try:
+                self.outbox.put(topic, payload, 1, msg_id=stable_msg_id(topic, payload))
+            except OutboxError as e:               # full (reject-new) or refused: counted, never fatal
+                self.core.counters["uplink_rejected"] += 1
+                self.core._warn("uplink_rejected", "outbox refused the stats on %s: %s", topic, e)
         if self.core.client is not None:
             return self.core.client.publish(topic, payload, 1)
 
