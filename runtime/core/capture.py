@@ -6,6 +6,7 @@ Interface:
     cap = Capture(directory, outbox=box, topic="ember/capture/core-1", sample_rate=0.01,
                   max_file_bytes=256 << 10, max_total_bytes=64 << 20, seed=None)
     cap.offer(model, version, node, inputs, outputs, t=None) -> bool   # sampled? then recorded
+    cap.offer_many(model, version, nodes, inputs, outputs) -> int     # offer() for each row, one lock
     cap.record(model, version, node, inputs, outputs, t=None)          # always recorded
     cap.rotate()          # close the current segment and ship it (also done by size)
     cap.ship_pending()    # retry shipping closed segments (e.g. after OutboxFullError)
@@ -14,7 +15,9 @@ Interface:
 
 Files in `directory`:
     current.jsonl                 the segment being appended (one JSON object per line:
-                                  {"t", "model", "version", "node", "input", "output"})
+                                  {"t", "model", "version", "node", "input", "output"}; the core
+                                  records the reading's values in feature units as "input" and
+                                  the dequantized model outputs as "output")
     segment-<time>-<n>.jsonl      closed segments waiting to be shipped
 
 A closed segment is put into the outbox as ONE message (topic `topic`, payload the JSONL
@@ -102,6 +105,21 @@ class Capture:
             self.counters["sampled"] += 1
         self.record(model, version, node, inputs, outputs, t)
         return True
+
+    def offer_many(self, model: str, version: str, nodes: list, inputs, outputs) -> int:
+        """offer() for row i of inputs/outputs from nodes[i] (the same sampling, one lock per
+        batch); returns how many were recorded."""
+        n = len(nodes)
+        with self._lock:
+            self.counters["offered"] += n
+            if self.sample_rate <= 0 or n == 0:
+                return 0
+            rnd, rate = self._rng.random, self.sample_rate
+            picked = [i for i in range(n) if rnd() < rate]
+            self.counters["sampled"] += len(picked)
+        for i in picked:
+            self.record(model, version, nodes[i], inputs[i], outputs[i])
+        return len(picked)
 
     def record(self, model: str, version: str, node: str, inputs, outputs, t: float | None = None) -> None:
         rec = {"t": self._clock() if t is None else t, "model": model, "version": version,

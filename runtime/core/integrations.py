@@ -16,9 +16,8 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import EmberError
+from ..quant import dequantize
 from .config import ConfigError, ModelRoute
 
 log = logging.getLogger("ember.core")
@@ -168,20 +167,40 @@ class CaptureAndStats:
                                outbox=uplink.outbox if uplink else None,
                                topic=f"{cfg.prefix}/capture/{cfg.id}", sample_rate=c.sample_rate,
                                max_file_bytes=c.max_file_bytes, max_total_bytes=c.max_total_bytes)
+        self.outbox = uplink.outbox if uplink else None
         self.stats = StatsRegistry()
+        self._stats = {}                          # (model, version) -> ModelStats (names computed once)
         self.publisher = StatsPublisher(self.stats, publish=self._publish, topic_prefix=f"{cfg.prefix}/stats/{cfg.id}",
                                         interval_s=c.stats_interval_s).start()
         core.on_batch.append(self._on_batch)
 
     def _publish(self, topic: str, payload: bytes):
+        """Stats go to the local broker and, with an uplink, through the outbox (durable, with a
+        stable `ember-msg-id`: a window's stats put again keep their id)."""
+        if self.outbox is not None:
+            from .outbox import OutboxError, stable_msg_id
+            try:
+                self.outbox.put(topic, payload, 1, msg_id=stable_msg_id(topic, payload))
+            except OutboxError as e:               # full (reject-new) or refused: counted, never fatal
+                self.core.counters["uplink_rejected"] += 1
+                self.core._warn("uplink_rejected", "outbox refused the stats on %s: %s", topic, e)
         if self.core.client is not None:
             return self.core.client.publish(topic, payload, 1)
 
-    def _on_batch(self, model, nodes, x, raw, seconds) -> None:
-        deq = (raw.astype(np.float32) - model.out_zp) * model.out_scale
-        self.stats.get(model.name, model.version).record(x, deq, seconds)
-        for node, xi, yi in zip(nodes, x, deq):
-            self.capture.offer(model.name, model.version, node, xi, yi)
+    def _on_batch(self, model, nodes, x, raw, seconds, values) -> None:
+        """Per worker batch: drift stats of the readings' values in feature units (what the nodes
+        sent, before normalisation and quantization; int8 binary readings dequantized), the
+        inference time per request, the class of each result's label; capture samples (the
+        same input values and the dequantized outputs)."""
+        key = (model.name, model.version)
+        s = self._stats.get(key)
+        if s is None:
+            s = self._stats[key] = self.stats.get(model.name, model.version, model.input_names(),
+                                                  model.class_names(raw.shape[1]))
+        n = raw.shape[0]
+        s.record(values, raw, seconds / n if n else 0.0, classes=model.classes(raw))
+        self.capture.offer_many(model.name, model.version, nodes, values,
+                                dequantize(raw, model.out_scale, model.out_zp))
 
     def status(self) -> dict:
         return {"capture": self.capture.stats()}

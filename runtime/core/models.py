@@ -117,6 +117,7 @@ class ServedModel:
             self._infer = model.infer
             self._plan_run = None
         self._luts = None                           # int8 output tables for interpret()
+        self._input_names = None
         self.requests = 0
         self.errors = 0
         self.latency = LatencyWindow()
@@ -209,13 +210,14 @@ class ServedModel:
             raise BadInput("wrong_size", f"model {self.name} expects {self.size} values, got {v.size}")
         return v
 
-    def quantize_rows(self, rows: list) -> tuple[np.ndarray, np.ndarray]:
-        """Float rows from `floats()` -> (int8 inputs of the finite rows, mask of finite rows)."""
+    def quantize_rows(self, rows: list, keep_floats: bool = False):
+        """Float rows from `floats()` -> (int8 inputs of the finite rows, mask of finite rows), and
+        with keep_floats the finite float rows themselves (feature units) as a third item."""
         f = np.stack(rows) if len(rows) > 1 else rows[0].reshape(1, -1)
         ok = np.isfinite(f).all(axis=1)
         if not ok.all():
             f = f[ok]
-        return self._quantize(f), ok
+        return (self._quantize(f), ok, f) if keep_floats else (self._quantize(f), ok)
 
     def _quantize(self, v: np.ndarray) -> np.ndarray:
         v = v.astype(np.float32, copy=False)
@@ -224,6 +226,49 @@ class ServedModel:
         if self.std is not None:
             v = v / self.std
         return quantize(v, self.in_scale, self.in_zp, "int8")
+
+    def feature_values(self, q: np.ndarray) -> np.ndarray:
+        """int8 model inputs -> float32 values in the readings' own units: dequantized with the
+        input's scale/zero point, then the route's normalisation undone (* std + mean). Exact up
+        to the quantization step (input scale * std)."""
+        v = dequantize(q, self.in_scale, self.in_zp)
+        if self.std is not None:
+            v = v * self.std
+        if self.mean is not None:
+            v = v + self.mean
+        return v
+
+    def input_names(self) -> list[str]:
+        """A name per input value, from the route's features and channels: features are scalars,
+        a channel filling the rest is a window named `ch[i]`. Positions ("0", "1", ...) when the
+        route does not say (no names, or several windows of unknown lengths)."""
+        if self._input_names is None:
+            f, c, n = list(self.features), list(self.channels), self.size
+            rest = n - len(f)
+            if rest == len(c):                         # every feature and channel one value
+                names = f + c
+            elif len(c) == 1 and rest > 0:             # scalar features, then one window
+                names = f + [f"{c[0]}[{i}]" for i in range(rest)]
+            elif not c and len(f) == 1:                # one feature holding a list
+                names = [f"{f[0]}[{i}]" for i in range(n)]
+            else:
+                names = [str(i) for i in range(n)]
+            self._input_names = names
+        return self._input_names
+
+    def class_names(self, m: int) -> list[str]:
+        """The result label of each class of an m-value output, as interpret() names them
+        ("0"/"1" for a single thresholded output without two labels)."""
+        if m == 1:
+            return self.labels[:2] if len(self.labels) >= 2 else ["0", "1"]
+        return [self.labels[i] if i < len(self.labels) else str(i) for i in range(m)]
+
+    def classes(self, raw: np.ndarray) -> np.ndarray:
+        """Raw outputs (k, m) -> the class index of each result's label (as interpret() picks it)."""
+        if raw.shape[1] == 1:
+            deq = dequantize(raw[:, 0], self.out_scale, self.out_zp).astype(np.float64)
+            return (deq >= self.threshold).astype(np.int64)
+        return raw.argmax(axis=1)           # = argmax of the dequantized outputs (scale > 0)
 
     # ---- inference
     def _call(self, x: np.ndarray) -> np.ndarray:

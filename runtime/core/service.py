@@ -159,7 +159,8 @@ class Core:
         self.extensions = []                    # objects with .status() -> dict and .close()
         self.attach_extensions = extensions
         self.on_results = []                    # fn(model name, version, ok count, failed count)
-        self.on_batch = []                      # fn(ServedModel, nodes, x int8, raw outputs, seconds)
+        self.on_batch = []                      # fn(ServedModel, nodes, x int8, raw outputs, seconds,
+        #                                         values: x's readings in feature units, float32)
         self._handlers = {}                     # exact topic -> callable(payload) (deployments)
         # Batches whose results a full outbox refused (overflow = reject-new): [node messages,
         # uplink rows, rows stored so far], oldest first. Their node messages stay unacknowledged;
@@ -500,7 +501,8 @@ class Core:
                     self._processing = False
 
     def _process(self, items: list) -> None:
-        groups: dict[str, list] = defaultdict(list)   # model -> [(item index, seqs, ts, int8 rows)]
+        groups: dict[str, list] = defaultdict(list)   # model -> [[item index, seqs, ts, int8 rows, block,
+        #                                                           float rows in feature units or None]]
         models = dict(self.models)                     # one version per batch, even during a deployment
         now_wall = time.time()
         for i, (topic, payload, _, _, _, _) in enumerate(items):
@@ -520,7 +522,7 @@ class Core:
                 if fast is not None:                   # plain JSON reading decoded in C
                     self.counters["readings"] += 1
                     for name, (seq, t, row) in zip(routes, fast):
-                        groups[name].append([i, [seq], [t], row, False])
+                        groups[name].append([i, [seq], [t], row, False, None])
                     continue
             try:
                 r = decode(payload)
@@ -533,21 +535,30 @@ class Core:
             for name in routes:
                 try:   # binary blocks are quantized here; JSON rows all at once below
                     groups[name].append([i, seqs, ts, models[name].vectors(r) if block else models[name].floats(r),
-                                         block])
+                                         block, r.values if block and not r.quantized else None])
                 except BadInput as e:
                     self._bad(e.kind, node, str(e))
         results = {}                                   # (item index, model) -> [result dict]
+        hooks = self.on_batch
         for name, blocks in list(groups.items()):
             if not blocks:
                 continue
             model = models[name]
             floats = [b for b in blocks if not b[4]]
+            values = None                              # (rows, size) float32 in feature units, for hooks
             if floats:
-                q, ok = model.quantize_rows([b[3] for b in floats])
+                q, ok, f = model.quantize_rows([b[3] for b in floats], keep_floats=True)
                 rows_q = iter(q)
+                if hooks and len(floats) == len(blocks):
+                    values = f                         # JSON readings only: their finite float rows
+                mixed = hooks and values is None       # JSON and binary readings: rows per block
+                j = 0
                 for b, good in zip(floats, ok.tolist()):
                     if good:
                         b[3] = next(rows_q).reshape(1, -1)
+                        if mixed:
+                            b[5] = f[j:j + 1]
+                            j += 1
                     else:
                         b[3] = None
                         self._bad("bad_payload", items[b[0]][0].rsplit("/", 2)[-2],
@@ -556,6 +567,12 @@ class Core:
                 if not blocks:
                     continue
             x = blocks[0][3] if len(blocks) == 1 else np.concatenate([b[3] for b in blocks])
+            if hooks and values is None:               # int8 binary readings: dequantized, normalisation undone
+                if all(b[5] is None for b in blocks):
+                    values = model.feature_values(x)
+                else:
+                    parts = [b[5] if b[5] is not None else model.feature_values(b[3]) for b in blocks]
+                    values = parts[0] if len(parts) == 1 else np.concatenate(parts)
             owners = [b[0] for b in blocks for _ in range(b[3].shape[0])]
             rows = []
             step = model.route.max_batch
@@ -576,16 +593,17 @@ class Core:
                 dt = time.perf_counter() - t0
                 for fn in self.on_results:
                     fn(name, model.version, n, 0)
-                for fn in self.on_batch:
+                for fn in hooks:
                     try:
-                        fn(model, [items[i][0].rsplit("/", 2)[-2] for i in owners[s:s + n]], xc, raw, dt)
+                        fn(model, [items[i][0].rsplit("/", 2)[-2] for i in owners[s:s + n]], xc, raw, dt,
+                           values[s:s + n])
                     except Exception:
                         log.exception("batch hook failed")
                 model.infer_time.add_many([dt / n] * min(n, 8))
                 model.requests += n
                 rows.extend(model.interpret(raw))
             j = 0
-            for i, seqs, ts, xb, _ in blocks:
+            for i, seqs, ts, _, _, _ in blocks:
                 out = []
                 for seq, t in zip(seqs, ts):
                     res = rows[j]

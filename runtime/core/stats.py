@@ -3,12 +3,13 @@
 Interface:
 
     reg = StatsRegistry(max_features=256)
-    s = reg.get("kws", "1.2.0")            # ModelStats, created on first use
+    s = reg.get("kws", "1.2.0", input_names=[...], class_names=[...])   # created on first use
     s.record(inputs, outputs, latency_s, classes=None, errors=0)
-        # inputs: (batch, ...) values fed to the model (dequantized floats or raw ints);
-        # outputs: (batch, ...) model outputs; latency_s: seconds for the whole call, or one per
-        # sample; classes: optional predicted class per sample (default argmax of the outputs,
-        # or output > 0.5 for a single output value).
+        # inputs: (batch, ...) the samples' input values, in the units drift is watched in (the
+        # core passes the readings' feature values, see integrations.CaptureAndStats);
+        # outputs: (batch, ...) model outputs; latency_s: seconds per request, one for every
+        # sample of the batch or one per sample; classes: optional class index per sample
+        # (default argmax of the outputs, or output > 0.5 for a single output value).
     s.record_error()
     snap = s.snapshot(reset_window=True)    # JSON-able dict (see below)
     reg.snapshot_all()                      # {model: snapshot}
@@ -20,15 +21,19 @@ Interface:
 
 Snapshot: {"model", "version", "t", "requests" (total), "errors" (total), "window": {
     "requests", "errors", "latency_ms": {"p50", "p99", "mean", "max"},
-    "input": {"features", "count", "mean": [...], "std": [...]},   # per feature, Welford
-    "classes": {"0": n, "1": n, ...}}}                               # output class histogram
+    "input": {"features", "count", "names": [...], "mean": [...], "std": [...]},  # per feature
+    "classes": {"yes": n, "no": n, ...}}}                            # output class histogram
+`names[i]` names `mean[i]`/`std[i]` (input_names; positions "0", "1", ... without them; a group
+of averaged values is named "first..last"); `std` is the sample standard deviation (n - 1).
+Classes are keyed by class_names[index] (the index as a string without a name).
 Each publication covers the window since the previous one (drift shows up between windows);
 totals are cumulative.
 
 Latency uses a log-bucket histogram (ratio 1.04 between bucket edges, 1 µs .. 1000 s): fixed
 memory, percentiles within ±2% of the true value. Input statistics use Welford/Chan parallel
 updates per feature (numerically stable, one pass). Models with more than `max_features` input
-values per sample have them averaged in `max_features` contiguous groups first.
+values per sample have them averaged in groups of ceil(values / max_features) consecutive values
+first (at most `max_features` groups).
 """
 from __future__ import annotations
 
@@ -59,18 +64,19 @@ class LatencyHistogram:
         self.total = 0.0
         self.max = 0.0
 
-    def add(self, values) -> None:
+    def add(self, values, repeat: int = 1) -> None:
+        """Count each value `repeat` times."""
         v = np.asarray(values, np.float64).ravel()
-        if v.size == 0:
+        if v.size == 0 or repeat <= 0:
             return
         if not np.all(np.isfinite(v)) or np.any(v < 0):
             raise StatsError("latencies must be finite and >= 0")
         idx = np.where(v < self.lo, 0,
                        np.minimum(self.nbins - 1,
                                   1 + np.floor(np.log(np.maximum(v, self.lo) / self.lo) / self._log_ratio)))
-        np.add.at(self.counts, idx.astype(np.int64), 1)
-        self.count += v.size
-        self.total += float(v.sum())
+        np.add.at(self.counts, idx.astype(np.int64), repeat)
+        self.count += v.size * repeat
+        self.total += float(v.sum()) * repeat
         self.max = max(self.max, float(v.max()))
 
     def percentile(self, q: float) -> float:
@@ -123,19 +129,52 @@ class Welford:
         self.m2[:] = 0
 
 
+def _edges(features: int, max_features: int) -> list[int]:
+    """Group boundaries: ceil(features / max_features) consecutive values per group (the last
+    group may be shorter), so at most max_features groups."""
+    k = -(-features // max_features)
+    return list(range(0, features, k)) + [features]
+
+
 def _group(x: np.ndarray, features: int, max_features: int) -> np.ndarray:
-    """(batch, features) -> (batch, min(features, max_features)) by averaging contiguous groups."""
+    """(batch, features) -> (batch, groups) float64: each group's average (x itself when
+    features <= max_features). A reshape and one sum, not a per-group loop: this runs per batch."""
     if features <= max_features:
-        return x
-    edges = np.linspace(0, features, max_features + 1).astype(np.int64)
-    sums = np.add.reduceat(x, edges[:-1], axis=1)
-    return sums / np.diff(edges)
+        return x.astype(np.float64, copy=False)
+    k = -(-features // max_features)
+    full = features // k
+    batch = x.shape[0]
+    head = x[:, :full * k]
+    if k <= 16:                        # numpy reduces a short last axis slowly: add k strided columns
+        g = head[:, 0::k].astype(np.float64)
+        for j in range(1, k):
+            g += head[:, j::k]
+    else:
+        g = head.reshape(batch, full, k).sum(axis=2, dtype=np.float64)
+    g /= k
+    if full * k < features:
+        g = np.concatenate([g, x[:, full * k:].mean(axis=1, dtype=np.float64, keepdims=True)], axis=1)
+    return g
+
+
+def _group_names(names, features: int, max_features: int) -> list[str]:
+    """The name of each (possibly averaged) feature: names[i], or "first..last" for a group."""
+    if names is None or len(names) != features:
+        names = [str(i) for i in range(features)]
+    if features <= max_features:
+        return [str(n) for n in names]
+    e = _edges(features, max_features)
+    return [str(names[a]) if b - a == 1 else f"{names[a]}..{names[b - 1]}" for a, b in zip(e[:-1], e[1:])]
 
 
 class ModelStats:
-    def __init__(self, model: str, version: str, max_features: int = 256, clock=time.time):
+    def __init__(self, model: str, version: str, max_features: int = 256, clock=time.time,
+                 input_names=None, class_names=None):
         self.model, self.version = model, version
         self.max_features = max_features
+        self.input_names = list(input_names) if input_names is not None else None
+        self.class_names = [str(c) for c in class_names] if class_names is not None else []
+        self._names: list[str] = []
         self._clock = clock
         self._lock = threading.Lock()
         self.requests = 0
@@ -145,7 +184,7 @@ class ModelStats:
         self.latency = LatencyHistogram()
         self._features: int | None = None
         self._welford: Welford | None = None
-        self._classes: dict[int, int] = {}
+        self._classes = np.zeros(0, np.int64)     # count per class index
 
     def record(self, inputs, outputs, latency_s, classes=None, errors: int = 0) -> None:
         x = np.asarray(inputs)
@@ -155,29 +194,46 @@ class ModelStats:
         batch = x.shape[0]
         if y.shape[0] != batch:
             raise StatsError(f"inputs have batch {batch}, outputs {y.shape[0]}")
-        x2 = x.reshape(batch, -1).astype(np.float64)
+        x2 = x.reshape(batch, -1)
         if classes is None:
             y2 = y.reshape(batch, -1)
             classes = (y2[:, 0] > 0.5).astype(np.int64) if y2.shape[1] == 1 else y2.argmax(axis=1)
         classes = np.asarray(classes, np.int64).ravel()
         if classes.size != batch:
             raise StatsError(f"{classes.size} classes for a batch of {batch}")
+        if batch and classes.min() < 0:
+            raise StatsError("class indices must be >= 0")
         lat = np.asarray(latency_s, np.float64).ravel()
+        if lat.size not in (1, batch):
+            raise StatsError(f"{lat.size} latencies for a batch of {batch}")
+        counts = np.bincount(classes) if batch else None
         with self._lock:
             if self._features is None:
                 self._features = x2.shape[1]
-                self._welford = Welford(min(self._features, self.max_features))
+                self._welford = Welford(len(_edges(self._features, self.max_features)) - 1)
+                self._names = _group_names(self.input_names, self._features, self.max_features)
             elif x2.shape[1] != self._features:
                 raise StatsError(f"model {self.model}: input has {x2.shape[1]} values per sample, "
                                  f"earlier {self._features}")
             self._welford.add(_group(x2, self._features, self.max_features))
-            self.latency.add(lat)
-            for c, n in zip(*np.unique(classes, return_counts=True)):
-                self._classes[int(c)] = self._classes.get(int(c), 0) + int(n)
+            self.latency.add(lat, batch if lat.size == 1 else 1)
+            if counts is not None:
+                if counts.size > self._classes.size:
+                    self._classes = np.concatenate([self._classes, np.zeros(counts.size - self._classes.size,
+                                                                            np.int64)])
+                self._classes[:counts.size] += counts
             self.requests += batch
             self._w_requests += batch
             self.errors += errors
             self._w_errors += errors
+
+    def _class_histogram(self) -> dict:
+        out: dict[str, int] = {}
+        names = self.class_names
+        for i in np.flatnonzero(self._classes).tolist():
+            key = names[i] if i < len(names) else str(i)
+            out[key] = out.get(key, 0) + int(self._classes[i])
+        return out
 
     def record_error(self, n: int = 1) -> None:
         with self._lock:
@@ -198,9 +254,10 @@ class ModelStats:
                         "mean": (self.latency.total / self.latency.count * 1e3) if self.latency.count else 0.0,
                         "max": self.latency.max * 1e3},
                     "input": {"features": self._features or 0, "count": w.n if w else 0,
+                              "names": list(self._names),
                               "mean": [round(float(v), 6) for v in w.mean] if w else [],
                               "std": [round(float(v), 6) for v in w.std()] if w else []},
-                    "classes": {str(k): v for k, v in sorted(self._classes.items())},
+                    "classes": self._class_histogram(),
                 },
             }
             if reset_window:
@@ -208,7 +265,7 @@ class ModelStats:
                 self.latency.reset()
                 if w:
                     w.reset()
-                self._classes = {}
+                self._classes[:] = 0
         return snap
 
 
@@ -219,12 +276,16 @@ class StatsRegistry:
         self._stats: dict[tuple[str, str], ModelStats] = {}
         self._lock = threading.Lock()
 
-    def get(self, model: str, version: str) -> ModelStats:
+    def get(self, model: str, version: str, input_names=None, class_names=None) -> ModelStats:
+        """The stats of one model version; the names are taken when it is created."""
         key = (model, version)
         s = self._stats.get(key)
         if s is None:
             with self._lock:
-                s = self._stats.setdefault(key, ModelStats(model, version, self.max_features, self._clock))
+                s = self._stats.get(key)
+                if s is None:
+                    s = self._stats[key] = ModelStats(model, version, self.max_features, self._clock,
+                                                      input_names, class_names)
         return s
 
     def all(self) -> list[ModelStats]:
