@@ -151,11 +151,11 @@ class StatusWatch:
         self.c.loop_stop()
 
 
-def make_core(tmp_path, local, cloud, core=None, **uplink):
+def make_core(tmp_path, local, cloud, core=None, broker=None, **uplink):
     (tmp_path / "fc.tflite").write_bytes(fc_model(8, 4, seed=3))
     cfg = parse_config({
         "core": {"id": CORE_ID, "data_dir": str(tmp_path / "data"), "status_interval_s": 0.2, **(core or {})},
-        "broker": {"host": local.host, "port": local.port},
+        "broker": {"host": local.host, "port": local.port, **(broker or {})},
         "models": [{"name": "fc", "path": str(tmp_path / "fc.tflite"), "features": FEATURES}],
         "deploy": {"enabled": False},
         "uplink": {"host": cloud.host, "port": cloud.port, **uplink},
@@ -373,7 +373,7 @@ def test_drop_oldest_batch_larger_than_the_bound_keeps_its_newest(tmp_path):
         assert box.depth() == 0
 
 
-@pytest.mark.parametrize("case", ["drop-oldest", "reject-new", "reject-new-backpressure"])
+@pytest.mark.parametrize("case", ["drop-oldest", "reject-new", "reject-new-paho", "reject-new-backpressure"])
 def test_outbox_overflow_policy_during_a_long_outage(tmp_path, sim_uplink, case):
     """The outbox bound reached while the cloud is down. drop-oldest keeps each node's newest
     results and counts the dropped ones. reject-new refuses results (counted) and leaves their
@@ -384,6 +384,7 @@ def test_outbox_overflow_policy_during_a_long_outage(tmp_path, sim_uplink, case)
     clock, sender_cls = sim_uplink
     overflow = "drop-oldest" if case == "drop-oldest" else "reject-new"
     small_inbox = {"queue_limit": 8, "queue_bytes": 4096} if case.endswith("backpressure") else None
+    broker_cfg = {"ingest": "paho"} if case.endswith("paho") else {}
     local, cloud = MosquittoBroker(), MosquittoBroker()
     core = nodes = rx = None
     bound = 40
@@ -391,7 +392,9 @@ def test_outbox_overflow_policy_during_a_long_outage(tmp_path, sim_uplink, case)
         local.start()
         cloud.start()
         rx = UplinkReceiver(cloud.host, cloud.port, f"ember/uplink/{CORE_ID}/#").__enter__()
-        core = make_core(tmp_path, local, cloud, small_inbox, max_messages=bound, overflow=overflow).start()
+        core = make_core(tmp_path, local, cloud, small_inbox, broker_cfg, max_messages=bound,
+                         overflow=overflow).start()
+        assert (core.ingest is None) == case.endswith("paho")
         assert isinstance(core.uplink.sender, sender_cls)
         assert core.wait_connected(15)
         nodes = Nodes(local)
