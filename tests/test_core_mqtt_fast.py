@@ -11,14 +11,15 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from runtime.core._mqtt_fast import FrameError, FrameParser, publish_frame, pubacks
-from runtime.core.broker import _packet, _str, _varint
+from runtime.core.broker import _packet
+from runtime.core.mqtt_wire import utf8_field, varint
 from runtime.errors import EmberError
 
 
 def publish(topic: str, payload: bytes, qos: int = 1, pid: int = 1, props: bytes | None = None) -> bytes:
-    body = _str(topic.encode()) + (struct.pack("!H", pid) if qos else b"")
+    body = utf8_field(topic.encode()) + (struct.pack("!H", pid) if qos else b"")
     if props is not None:
-        body += _varint(len(props)) + props
+        body += varint(len(props)) + props
     return _packet(3, qos << 1, body + payload)
 
 
@@ -95,7 +96,7 @@ def test_bytearray_and_memoryview_input():
 
 
 def test_mqtt5_publish_properties_are_skipped():
-    props = b"\x01\x01" + b"\x26" + _str(b"k") + _str(b"v")        # payload format + user property
+    props = b"\x01\x01" + b"\x26" + utf8_field(b"k") + utf8_field(b"v")        # payload format + user property
     data = (publish("a/b", b"p1", 1, 7, props) + publish("a/c", b"p2", 0, 0, b"")
             + _packet(4, 0, b"\x00\x09\x10") + _packet(4, 0, b"\x00\x0a\x00\x00")
             + _packet(14, 0, b"\x8e"))                              # DISCONNECT (session taken over)
@@ -107,7 +108,7 @@ def test_mqtt5_publish_properties_are_skipped():
 
 
 def test_mqtt5_properties_past_the_end():
-    bad = _packet(3, 2, _str(b"t") + b"\x00\x01" + b"\x05\x01")    # says 5 property bytes, has 1
+    bad = _packet(3, 2, utf8_field(b"t") + b"\x00\x01" + b"\x05\x01")    # says 5 property bytes, has 1
     with pytest.raises(FrameError, match="properties"):
         FrameParser(protocol=5).parse(bad)
 

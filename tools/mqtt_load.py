@@ -26,6 +26,8 @@ from array import array
 
 import numpy as np
 
+from runtime.core.mqtt_wire import utf8_field, varint
+
 PUBLISH, PUBACK, SUBACK, CONNACK = 0x30, 0x40, 0x90, 0x20
 PUBACK_BYTE = bytes([PUBACK])
 _SEQ = re.compile(rb'"seq":(\d+)')
@@ -36,34 +38,18 @@ class LoadError(RuntimeError):
 
 
 # ------------------------------------------------------------------ frames
-def varint(n: int) -> bytes:
-    """MQTT remaining-length encoding (1-4 bytes)."""
-    if not 0 <= n <= 268_435_455:
-        raise ValueError(f"remaining length {n} out of range")
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | 0x80 if n else b)
-        if not n:
-            return bytes(out)
-
-
-def _str(s: bytes) -> bytes:
-    return struct.pack("!H", len(s)) + s
-
-
 def connect_frame(client_id: str, keepalive: int = 60, clean: bool = True) -> bytes:
-    body = _str(b"MQTT") + bytes([4, 0x02 if clean else 0]) + struct.pack("!H", keepalive) + _str(client_id.encode())
+    body = utf8_field(b"MQTT") + bytes([4, 0x02 if clean else 0]) + struct.pack("!H", keepalive) + utf8_field(client_id.encode())
     return b"\x10" + varint(len(body)) + body
 
 
 def publish_frame(topic: bytes, payload: bytes, pid: int = 0, qos: int = 1) -> bytes:
-    head = _str(topic) + (struct.pack("!H", pid) if qos else b"")
+    head = utf8_field(topic) + (struct.pack("!H", pid) if qos else b"")
     return bytes([PUBLISH | qos << 1]) + varint(len(head) + len(payload)) + head + payload
 
 
 def subscribe_frame(pid: int, topic: str, qos: int) -> bytes:
-    body = struct.pack("!H", pid) + _str(topic.encode()) + bytes([qos])
+    body = struct.pack("!H", pid) + utf8_field(topic.encode()) + bytes([qos])
     return b"\x82" + varint(len(body)) + body
 
 

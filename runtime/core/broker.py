@@ -24,6 +24,8 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
+from .mqtt_wire import utf8_field, varint
+
 log = logging.getLogger("ember.broker")
 
 CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = 1, 2, 3, 4, 5, 6, 7
@@ -40,21 +42,8 @@ class ProtocolError(Exception):
 
 # ---------------------------------------------------------------- encoding helpers
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _str(s: bytes) -> bytes:
-    return struct.pack("!H", len(s)) + s
-
-
 def _packet(ptype: int, flags: int, body: bytes) -> bytes:
-    return bytes([(ptype << 4) | flags]) + _varint(len(body)) + body
+    return bytes([(ptype << 4) | flags]) + varint(len(body)) + body
 
 
 class _Reader:
@@ -227,11 +216,11 @@ class _Connection:
             self.writer.write(data)
 
     def send_publish(self, msg: _Message, qos: int, pid: int = 0, dup: bool = False, retain: bool = False) -> None:
-        body = _str(msg.topic.encode())
+        body = utf8_field(msg.topic.encode())
         if qos:
             body += struct.pack("!H", pid)
         if self.v5:
-            body += _varint(len(msg.props)) + msg.props
+            body += varint(len(msg.props)) + msg.props
         flags = (8 if dup else 0) | (qos << 1) | (1 if retain else 0)
         self.send(_packet(PUBLISH, flags, body + msg.payload))
 
@@ -431,7 +420,7 @@ class EmbeddedBroker:
         if conn.v5:
             # properties: retain available(0x25)=1, shared subscription available(0x2A)=1
             props = b"\x25\x01\x2a\x01"
-            body += _varint(len(props)) + props
+            body += varint(len(props)) + props
         conn.send(_packet(CONNACK, 0, body))
         self._pump(session)
         return True

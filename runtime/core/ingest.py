@@ -50,6 +50,7 @@ import time
 from collections import deque
 
 from ._mqtt_fast import FrameError, FrameParser, publish_frame, pubacks
+from .mqtt_wire import utf8_field, varint
 
 log = logging.getLogger("ember.core.ingest")
 
@@ -69,41 +70,27 @@ class ConnectRefused(OSError):
     """The broker answered CONNECT with a failure code."""
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _str(s: str | bytes) -> bytes:
-    b = s.encode("utf-8") if isinstance(s, str) else s
-    return struct.pack("!H", len(b)) + b
-
-
 def connect_packet(client_id: str, keepalive: int, protocol: int, username: str = "", password: str = "",
                    receive_max: int = 1000, max_packet: int = 1 << 20, clean: bool = False) -> bytes:
     """CONNECT; with clean session/start off (default) the broker keeps the subscription and the
     unacknowledged messages (MQTT 5: for SESSION_EXPIRY_S)."""
     flags = (0x80 if username else 0) | (0x40 if username and password else 0) | (0x02 if clean else 0)
-    body = _str("MQTT") + bytes([protocol, flags]) + struct.pack("!H", keepalive)
+    body = utf8_field("MQTT") + bytes([protocol, flags]) + struct.pack("!H", keepalive)
     if protocol == 5:
         props = (b"" if clean else b"\x11" + struct.pack("!I", SESSION_EXPIRY_S)) \
             + b"\x21" + struct.pack("!H", receive_max) + b"\x27" + struct.pack("!I", max_packet)
-        body += _varint(len(props)) + props
-    body += _str(client_id)
+        body += varint(len(props)) + props
+    body += utf8_field(client_id)
     if username:
-        body += _str(username)
+        body += utf8_field(username)
         if password:
-            body += _str(password)
-    return b"\x10" + _varint(len(body)) + body
+            body += utf8_field(password)
+    return b"\x10" + varint(len(body)) + body
 
 
 def subscribe_packet(pid: int, topic_filter: str, protocol: int) -> bytes:
-    body = struct.pack("!H", pid) + (b"\x00" if protocol == 5 else b"") + _str(topic_filter) + b"\x01"
-    return b"\x82" + _varint(len(body)) + body
+    body = struct.pack("!H", pid) + (b"\x00" if protocol == 5 else b"") + utf8_field(topic_filter) + b"\x01"
+    return b"\x82" + varint(len(body)) + body
 
 
 # MQTT 5 property id -> value size (-1 varint, -2 string/binary, -3 string pair)
