@@ -17,6 +17,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from runtime.core.local_broker import MosquittoProcess, die_with_parent_argv, free_port, mosquitto_binary
+from tests.waiting import wait_for as _wait
 
 REPO = Path(__file__).resolve().parents[1]
 START_S = 60.0          # a core starting on a busy 2-core machine (imports, models, broker)
@@ -66,16 +67,6 @@ def _listening(port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def _wait(cond, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    return cond()
 
 
 def _stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> None:

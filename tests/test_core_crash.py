@@ -21,6 +21,7 @@ from tests.mqtt_broker import MosquittoBroker
 from runtime.core.outbox import message_body, message_id
 from runtime.core.payload import encode_json
 from runtime.quant import dequantize, quantize
+from tests.waiting import wait_for as _wait
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -42,15 +43,6 @@ def _start_core(conf: Path, log: Path) -> subprocess.Popen:
     with open(log, "ab") as f:
         return subprocess.Popen([sys.executable, "-m", "runtime.core", "--config", str(conf)],
                                 cwd=str(REPO), env=env, stdout=f, stderr=subprocess.STDOUT)
-
-
-def _wait(cond, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 def _stop(proc):

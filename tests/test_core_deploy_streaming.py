@@ -29,18 +29,14 @@ from runtime.errors import RuntimeFailure
 from runtime.quant import quantize
 from tests.deploy_models import fc_model
 from tests.mqtt_broker import mqtt_broker  # noqa: F401  (fixture)
+from tests.waiting import wait_for
 
 FEATURES = [f"x{i}" for i in range(8)]
 WAIT_S = 20.0
 
 
 def _wait(cond, timeout=WAIT_S):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
+    return wait_for(cond, timeout)
 
 
 def _reading(node: int, seq: int) -> list:

@@ -22,6 +22,7 @@ from runtime.core.service import Core
 from runtime.quant import dequantize, quantize
 from tests.deploy_models import fc_model, model_loader
 from tests.mqtt_broker import MosquittoBroker, mqtt_broker  # noqa: F401  (fixture)
+from tests.waiting import wait_for
 
 FEATURES = [f"x{i}" for i in range(8)]
 
@@ -29,15 +30,6 @@ FEATURES = [f"x{i}" for i in range(8)]
 @pytest.fixture(autouse=True)
 def _data_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-
-
-def wait_for(cond, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
 
 
 class Results:

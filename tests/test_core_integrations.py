@@ -20,17 +20,9 @@ from runtime.core.payload import encode_binary, encode_json
 from runtime.core.service import Core
 from tests.deploy_models import fc_model, model_loader
 from tests.mqtt_broker import mqtt_broker  # noqa: F401  (fixture)
+from tests.waiting import wait_for as _wait
 
 FEATURES = [f"x{i}" for i in range(8)]
-
-
-def _wait(cond, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 class Node:
@@ -267,7 +259,6 @@ def test_a_deployment_in_progress_does_not_stall_the_worker(mqtt_broker, tmp_pat
     finally:
         node.close()
         core.stop()
-
 
 
 def test_stats_go_through_the_outbox_with_a_stable_id(mqtt_broker, tmp_path):

@@ -14,6 +14,7 @@ from runtime.core.config import parse_config
 from runtime.core.payload import encode_binary, encode_json
 from runtime.core.service import Core
 from runtime.quant import dequantize, quantize
+from tests.waiting import wait_for as _wait_for
 
 pytestmark = pytest.mark.skipif(not KWS.is_file(), reason=f"{KWS} not found")
 
@@ -83,12 +84,7 @@ def stop(*clients):
 
 
 def wait_for(cond, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
+    return _wait_for(cond, timeout)
 
 
 def test_results_equal_direct_inference(mqtt_broker):

@@ -36,6 +36,7 @@ from runtime.quant import dequantize, quantize
 from tests.deploy_models import fc_model, model_loader
 from tests.mqtt_broker import MosquittoBroker
 from tests.uplink_receiver import UplinkReceiver
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.mqtt
 
@@ -87,15 +88,6 @@ def sim_uplink(monkeypatch):
     # runtime.core.integrations.Uplink imports UplinkSender from runtime.core.outbox when built.
     monkeypatch.setattr(outbox_mod, "UplinkSender", SimulatedTimeSender)
     return clock, SimulatedTimeSender
-
-
-def wait_for(cond, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
 
 
 class Nodes:

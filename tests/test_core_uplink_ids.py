@@ -17,18 +17,14 @@ from runtime.core.service import Core
 from tests.deploy_models import fc_model, model_loader
 from tests.mqtt_broker import mqtt_broker  # noqa: F401  (fixture)
 from tests.uplink_receiver import UplinkReceiver
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.mqtt
 FEATURES = [f"x{i}" for i in range(8)]
 
 
 def _wait(cond, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
+    return wait_for(cond, timeout)
 
 
 def _core(broker, tmp_path, ingest, protocol):

@@ -13,6 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from tests.mqtt_broker import MosquittoBroker
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.mqtt
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -106,11 +107,8 @@ def _peer(broker, certs, kind, name):
     return p
 
 
-def _wait(pred, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not pred():
-        time.sleep(0.02)
-    return pred()
+def _wait(cond, timeout=10.0):
+    return wait_for(cond, timeout)
 
 
 def test_valid_certificate_connects_and_publishes_own_topic(site):
