@@ -76,6 +76,18 @@ def publisher(host, port, cid="n1", **tls):
     return c
 
 
+def watcher(broker, on_message):
+    """A subscriber to every result -> (client, Event set once the subscription is acknowledged)."""
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher")
+    sub.on_message = lambda c, u, m: on_message(m)
+    subscribed = threading.Event()
+    sub.on_subscribe = lambda *a: subscribed.set()
+    sub.connect(broker.host, broker.port)
+    sub.subscribe("ember/results/#", 1)
+    sub.loop_start()
+    return sub, subscribed
+
+
 def close(c):
     c.disconnect()
     c.loop_stop()
@@ -92,13 +104,7 @@ def test_results_equal_direct_inference_on_both_paths(mqtt_broker, tmp_path, ing
     res = Results()
     core = make_core(tmp_path, mqtt_broker.host, mqtt_broker.port, res, {"ingest": ingest, "protocol": protocol})
     wire = []
-    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher")
-    sub.on_message = lambda c, u, m: wire.append((m.topic, json.loads(m.payload)))
-    subscribed = threading.Event()
-    sub.on_subscribe = lambda *a: subscribed.set()
-    sub.connect(mqtt_broker.host, mqtt_broker.port)
-    sub.subscribe("ember/results/#", 1)
-    sub.loop_start()
+    sub, subscribed = watcher(mqtt_broker, lambda m: wire.append((m.topic, json.loads(m.payload))))
     pub = publisher(mqtt_broker.host, mqtt_broker.port)
     try:
         assert subscribed.wait(10)
@@ -476,13 +482,7 @@ def test_results_beyond_the_inflight_window_wait_and_nothing_is_lost(mqtt_broker
     res = Results()
     core = make_core(tmp_path, mqtt_broker.host, mqtt_broker.port, res)
     wire = set()
-    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher")
-    sub.on_message = lambda c, u, m: wire.add(json.loads(m.payload)["seq"])
-    subscribed = threading.Event()
-    sub.on_subscribe = lambda *a: subscribed.set()
-    sub.connect(mqtt_broker.host, mqtt_broker.port)
-    sub.subscribe("ember/results/#", 1)
-    sub.loop_start()
+    sub, subscribed = watcher(mqtt_broker, lambda m: wire.add(json.loads(m.payload)["seq"]))
     pub = publisher(mqtt_broker.host, mqtt_broker.port)
     try:
         assert subscribed.wait(10) and core.ingest._window == 2
