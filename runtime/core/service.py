@@ -163,7 +163,7 @@ class Core:
         #                                         values: x's readings in feature units, float32)
         self._handlers = {}                     # exact topic -> callable(payload) (deployments)
         # Batches whose results a full outbox refused (overflow = reject-new): [node messages,
-        # uplink rows, rows stored so far], oldest first. Their node messages stay unacknowledged;
+        # uplink rows, rows stored so far, their payload bytes], oldest first. Their node messages stay unacknowledged;
         # the worker stores the rows as room appears, then acknowledges (see _retry_parked).
         self._parked: deque = deque()
         self._parked_msgs = 0
@@ -627,9 +627,10 @@ class Core:
         unacknowledged until _retry_parked stored the results. A broker resends unacknowledged
         messages only after a reconnection, so leaving them alone would hold these results back
         until the next one (a core restart, a broker outage) however long the link is fine."""
-        self._parked.append([items, rows, 0])
+        nbytes = sum(len(it[1]) for it in items) + sum(len(r[1]) for r in rows)
+        self._parked.append([items, rows, 0, nbytes])
         self._parked_msgs += len(items)
-        self._parked_bytes += sum(len(it[1]) for it in items) + sum(len(r[1]) for r in rows)
+        self._parked_bytes += nbytes
 
     def _parked_full(self) -> bool:
         """The parked batches use the inbox's budget again: then no more node data is taken."""
@@ -644,7 +645,7 @@ class Core:
         box = self.uplink.outbox
         while self._parked and not self._stop.is_set():
             entry = self._parked[0]
-            items, rows, done = entry
+            items, rows, done, nbytes = entry
             while done < len(rows):
                 topic, data = rows[done][0], rows[done][1]
                 if len(data) + len(topic.encode()) > box.max_bytes:   # can never fit: do not wait
@@ -669,7 +670,7 @@ class Core:
                 done += len(chunk)
             self._parked.popleft()
             self._parked_msgs -= len(items)
-            self._parked_bytes -= sum(len(it[1]) for it in items) + sum(len(r[1]) for r in rows)
+            self._parked_bytes -= nbytes
             self._ack(items)
             self._flush()
 
