@@ -142,6 +142,24 @@ typedef struct {
     __m256i v0l, v0h, v1l, v1h, r2a, r2b;
 } ember_dw_cols;
 
+/* Slide a column window (ember_dw_cols or ember_dw_cols_t8) to the next output pixel: at stride 1
+ * the new column (v2l/v2h, c) joins the two kept ones; at stride 2 it starts the next window. */
+#define EMBER_DW_SLIDE(s, v2l, v2h, c, S)                                                                    \
+    do {                                                                                                     \
+        if ((S) == 1) {                                                                                      \
+            (s)->v0l = (s)->v1l;                                                                             \
+            (s)->v0h = (s)->v1h;                                                                             \
+            (s)->v1l = (v2l);                                                                                \
+            (s)->v1h = (v2h);                                                                                \
+            (s)->r2a = (s)->r2b;                                                                             \
+            (s)->r2b = (c);                                                                                  \
+        } else {                                                                                             \
+            (s)->v0l = (v2l);                                                                                \
+            (s)->v0h = (v2h);                                                                                \
+            (s)->r2a = (c);                                                                                  \
+        }                                                                                                    \
+    } while (0)
+
 /* Sum of the five tap pairs of one output pixel (or pixel pair) given
  * V[X..X+2] and row 2 at X..X+2, weights W(pair, half); then requantized. */
 #define EMBER_DW3X3_ACC(W)                                                                                        \
@@ -178,18 +196,7 @@ EMBER_DW_INLINE void ember_dw3x3_px16(ember_dw_cols *s, const int8_t *const *r, 
     EMBER_DW3X3_ACC(EMBER_W16);
 #undef EMBER_W16
     _mm_storeu_si128((__m128i *)o, res);
-    if (S == 1) {
-        s->v0l = s->v1l;
-        s->v0h = s->v1h;
-        s->v1l = v2l;
-        s->v1h = v2h;
-        s->r2a = s->r2b;
-        s->r2b = c;
-    } else {
-        s->v0l = v2l;
-        s->v0h = v2h;
-        s->r2a = c;
-    }
+    EMBER_DW_SLIDE(s, v2l, v2h, c, S);
 }
 
 /* One 16-channel block of an output row at stride S (1 or 2). Pixels whose
@@ -359,18 +366,7 @@ EMBER_DW_INLINE void ember_dw3x3_px_t8(ember_dw_cols_t8 *s, const int8_t *const 
         v = _mm_packs_epi16(p16, p16);
     }
     _mm_storel_epi64((__m128i *)o, v);
-    if (S == 1) {
-        s->v0l = s->v1l;
-        s->v0h = s->v1h;
-        s->v1l = v2l;
-        s->v1h = v2h;
-        s->r2a = s->r2b;
-        s->r2b = c;
-    } else {
-        s->v0l = v2l;
-        s->v0h = v2h;
-        s->r2a = c;
-    }
+    EMBER_DW_SLIDE(s, v2l, v2h, c, S);
 }
 
 EMBER_DW_INLINE void ember_dw3x3_rows_t8(size_t nrows, const int8_t *const *rows, size_t c0, size_t out_w,
